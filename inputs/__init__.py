@@ -1,0 +1,1 @@
+"""Where examples come from: the MNIST files and their spike encoding."""

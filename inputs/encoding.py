@@ -1,0 +1,44 @@
+"""Poisson rate coding of images, as in Diehl & Cook (2015).
+
+A pixel of value ``x`` fires at ``x / 255 * rate_per_intensity * intensity`` Hz. Like Brian's
+``PoissonGroup``, each pixel spikes in each time step independently with probability
+``rate * timestep``, so at most once per step and always on the time grid.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+
+STREAMS = {"train": 0, "label": 1, "test": 2, "validation": 3}
+
+
+def spike_rng(seed: int, stream: str, example: int, showing: int) -> np.random.Generator:
+    """The generator of one showing of one example: the same spikes whatever the backend,
+    the chunking or a resume, for a given seed, stream (one of :data:`STREAMS`: training,
+    labelling, test or validation), example index and showing (0 = first)."""
+    return np.random.default_rng((seed, STREAMS[stream], example, showing))
+
+
+def rates_hz(image: np.ndarray, rate_per_intensity: float, intensity: float) -> np.ndarray:
+    """Firing rates (Hz) of the flattened ``image`` (uint8 pixels)."""
+    return image.reshape(-1).astype(np.float64) / 255.0 * rate_per_intensity * intensity
+
+
+def poisson_spike_times(rates: np.ndarray, duration: float, timestep: float,
+                        rng: np.random.Generator) -> list[np.ndarray]:
+    """Spike times (ms, in ``(0, duration]``, multiples of ``timestep``) for each rate (Hz).
+
+    Returns one sorted float64 array per input, empty for silent inputs.
+    """
+    n_steps = int(round(duration / timestep))
+    p = rates * (timestep * 1e-3)
+    if np.any(p > 1.0):
+        raise ValueError(f"a rate of {rates.max():.1f} Hz exceeds one spike per {timestep} ms "
+                         "time step; lower the intensity or the time step")
+    active = np.flatnonzero(p > 0)
+    spikes = rng.random((active.size, n_steps)) < p[active, None]
+    counts = np.zeros(rates.size, dtype=np.int64)
+    counts[active] = spikes.sum(axis=1)
+    _, steps = np.nonzero(spikes)            # row-major: grouped by input, times ascending
+    times = (steps + 1) * timestep
+    return np.split(times, np.cumsum(counts)[:-1])

@@ -1,0 +1,178 @@
+"""The Diehl & Cook (2015) winner-take-all network, described once in PyNN.
+
+``inputs`` (one spike source per pixel) -> all-to-all, plastic -> ``excitatory`` (conductance
+LIF with a homeostatic threshold theta) -> one-to-one -> ``inhibitory`` -> every other
+excitatory neuron. Weights are D&C's dimensionless numbers; a weight ``w`` is a conductance
+jump of ``w * unit_conductance``. The homeostatic threshold is kept on the host (see
+:class:`Homeostasis`), so any backend that can set a neuron's threshold between runs runs it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .parameters import ConfigError, Parameters
+
+MODEL = "diehl_cook"
+
+
+@dataclass
+class DiehlCookNetwork:
+    """The populations and projections of one built network."""
+
+    inputs: Any
+    excitatory: Any
+    inhibitory: Any
+    input_to_exc: Any
+    exc_to_inh: Any
+    inh_to_exc: Any
+
+
+def validate(params: Parameters) -> None:
+    """Refuse combinations no single value check can see."""
+    dt = params.simulation.timestep
+    for name in ("presentation", "rest"):
+        duration = getattr(params.encoding, name)
+        if abs(duration / dt - round(duration / dt)) > 1e-9:
+            raise ConfigError(f"encoding.{name} = {duration} ms is not a whole number of "
+                              f"time steps of {dt} ms; change one of them")
+    for section in ("exc_to_inh", "inh_to_exc"):
+        delay = getattr(params, section).delay
+        if delay < dt:
+            raise ConfigError(f"{section}.delay = {delay} ms is shorter than the time step "
+                              f"{dt} ms; a delay must be at least one step")
+    if params.input_to_exc.delay_max < dt:
+        raise ConfigError(f"input_to_exc.delay_max = {params.input_to_exc.delay_max} ms is "
+                          f"shorter than the time step {dt} ms")
+    for low, high in (("weight_min", "weight_max"), ("delay_min", "delay_max")):
+        if getattr(params.input_to_exc, low) > getattr(params.input_to_exc, high):
+            raise ConfigError(f"input_to_exc.{low} is above input_to_exc.{high}")
+    if params.input_to_exc.weight_max > params.stdp.w_max:
+        raise ConfigError("input_to_exc.weight_max is above stdp.w_max")
+    if params.encoding.initial_intensity > params.encoding.max_intensity:
+        raise ConfigError("encoding.initial_intensity is above encoding.max_intensity")
+
+
+def cell_parameters(params: Parameters, role: str) -> dict[str, float]:
+    """PyNN ``IF_cond_exp`` parameters of ``role`` ("excitatory" or "inhibitory").
+
+    The capacitance is chosen so that the leak conductance is ``unit_conductance``:
+    then ``tau_m dv/dt = (v_rest - v) + g_e (E_e - v) + g_i (E_i - v)`` with D&C's
+    dimensionless ``g`` exactly.
+    """
+    p = getattr(params, role)
+    g_leak_uS = params.network.unit_conductance * 1e-3
+    return {"cm": p.tau_m * g_leak_uS, "tau_m": p.tau_m, "v_rest": p.v_rest,
+            "v_reset": p.v_reset, "v_thresh": p.v_thresh, "tau_refrac": p.tau_refrac,
+            "e_rev_E": p.e_rev_E, "e_rev_I": p.e_rev_I, "tau_syn_E": p.tau_syn_E,
+            "tau_syn_I": p.tau_syn_I, "i_offset": 0.0}
+
+
+def weight_uS(params: Parameters, weight: float) -> float:
+    """A dimensionless D&C weight as a PyNN conductance (uS)."""
+    return weight * params.network.unit_conductance * 1e-3
+
+
+def initial_weights(params: Parameters, n_inputs: int, rng: np.random.Generator) -> np.ndarray:
+    """Input -> excitatory weights, shape (n_inputs, n_excitatory), uniform in the set range."""
+    p = params.input_to_exc
+    return rng.uniform(p.weight_min, p.weight_max, (n_inputs, params.network.n_excitatory))
+
+
+def input_delays(params: Parameters, n_inputs: int, rng: np.random.Generator) -> np.ndarray:
+    """Input -> excitatory delays (ms), shape (n_inputs, n_excitatory), on the time grid."""
+    p, dt = params.input_to_exc, params.simulation.timestep
+    raw = rng.uniform(p.delay_min, p.delay_max, (n_inputs, params.network.n_excitatory))
+    return np.clip(np.round(raw / dt), 1, None) * dt
+
+
+def build(sim, params: Parameters, n_inputs: int, input_synapse) -> DiehlCookNetwork:
+    """Create the network with the PyNN module ``sim``.
+
+    ``input_synapse`` is the PyNN synapse type of input -> excitatory: plastic for training,
+    static for testing; its weights and delays are installed afterwards from
+    :func:`initial_weights` / :func:`input_delays` or a checkpoint.
+    """
+    n = params.network.n_excitatory
+    inputs = sim.Population(n_inputs, sim.SpikeSourceArray(spike_times=[]), label="inputs")
+    excitatory = sim.Population(n, sim.IF_cond_exp(**cell_parameters(params, "excitatory")),
+                                initial_values={"v": params.excitatory.v_init},
+                                label="excitatory")
+    inhibitory = sim.Population(n, sim.IF_cond_exp(**cell_parameters(params, "inhibitory")),
+                                initial_values={"v": params.inhibitory.v_init},
+                                label="inhibitory")
+    input_to_exc = sim.Projection(inputs, excitatory, sim.AllToAllConnector(), input_synapse,
+                                  receptor_type="excitatory", label="input_to_exc")
+    exc_to_inh = sim.Projection(
+        excitatory, inhibitory, sim.OneToOneConnector(),
+        sim.StaticSynapse(weight=weight_uS(params, params.exc_to_inh.weight),
+                          delay=params.exc_to_inh.delay),
+        receptor_type="excitatory", label="exc_to_inh")
+    inh_to_exc = sim.Projection(
+        inhibitory, excitatory, sim.ArrayConnector(~np.eye(n, dtype=bool)),
+        sim.StaticSynapse(weight=weight_uS(params, params.inh_to_exc.weight),
+                          delay=params.inh_to_exc.delay),
+        receptor_type="inhibitory", label="inh_to_exc")
+    return DiehlCookNetwork(inputs, excitatory, inhibitory, input_to_exc, exc_to_inh,
+                            inh_to_exc)
+
+
+class Homeostasis:
+    """The adaptive threshold theta (mV) of the excitatory neurons, kept on the host.
+
+    D&C raise theta by ``plus`` at every spike and let it decay with ``tau``. Here theta is
+    updated after each showing from its spike counts, so within one 350 ms showing a
+    neuron's threshold stays put (D&C: it rises by 0.05 mV per spike, ~1 mV per showing).
+    """
+
+    def __init__(self, params: Parameters, theta: np.ndarray | None = None):
+        p = params.theta
+        self._plus, self._tau, self._offset = p.plus, p.tau, p.offset
+        self._v_thresh = params.excitatory.v_thresh
+        n = params.network.n_excitatory
+        self.theta = np.full(n, p.initial) if theta is None else np.asarray(theta, float)
+        if self.theta.shape != (n,):
+            raise ValueError(f"theta has shape {self.theta.shape}, the network {n} neurons")
+
+    def thresholds(self) -> np.ndarray:
+        """Firing thresholds (mV) to give the excitatory neurons."""
+        return self._v_thresh + self.theta - self._offset
+
+    def update(self, spike_counts: np.ndarray, elapsed: float) -> None:
+        """Decay theta over ``elapsed`` ms, then add ``plus`` per spike."""
+        self.theta *= np.exp(-elapsed / self._tau)
+        self.theta += self._plus * spike_counts
+
+
+def normalise_columns(weights: np.ndarray, column_sum: float) -> np.ndarray:
+    """Scale each column (one excitatory neuron's inputs) to sum to ``column_sum``."""
+    sums = weights.sum(axis=0)
+    return weights * (column_sum / np.where(sums > 0, sums, 1.0))
+
+
+def assign_labels(responses: np.ndarray, labels: np.ndarray, n_classes: int = 10) -> np.ndarray:
+    """Each neuron's class: the one with its highest mean response (D&C).
+
+    ``responses`` is (n_examples, n_neurons) spike counts, ``labels`` (n_examples,). A neuron
+    that never fired gets -1 and takes no part in votes.
+    """
+    means = np.zeros((n_classes, responses.shape[1]))
+    for c in range(n_classes):
+        rows = labels == c
+        if rows.any():
+            means[c] = responses[rows].mean(axis=0)
+    assigned = means.argmax(axis=0)
+    assigned[means.max(axis=0) <= 0] = -1
+    return assigned
+
+
+def predict(responses: np.ndarray, assignments: np.ndarray, n_classes: int = 10) -> np.ndarray:
+    """The class whose neurons fired most on average, per example (ties: lowest class)."""
+    votes = np.zeros((responses.shape[0], n_classes))
+    for c in range(n_classes):
+        members = assignments == c
+        if members.any():
+            votes[:, c] = responses[:, members].mean(axis=1)
+    return votes.argmax(axis=1)

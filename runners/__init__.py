@@ -1,0 +1,1 @@
+"""The loops users start: train, evaluate and the command line."""

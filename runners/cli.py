@@ -1,0 +1,113 @@
+"""The ``spiking-mnist`` command: train, evaluate, params.
+
+Exit codes: 0 success, 2 bad input (data, configuration, run directory), 3 backend
+unavailable, 130 interrupted.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+
+from spiking_mnist.hardware import BACKENDS, BackendError
+from spiking_mnist.inputs.mnist import DatasetError
+from spiking_mnist.models.parameters import ConfigError, load_parameters
+from spiking_mnist.runners.checkpoint import CheckpointError
+
+EXIT_BAD_INPUT = 2
+EXIT_BACKEND = 3
+EXIT_INTERRUPTED = 130
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data-dir", help="directory of the MNIST IDX files (default: "
+                   "$SPIKING_MNIST_DATA, the user cache, ../shared/data/mnist, download)")
+    p.add_argument("--backend", default="nest", choices=BACKENDS,
+                   help="simulator that runs the network (default: nest)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars (for log files)")
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="spiking-mnist", description=__doc__.split("\n")[0])
+    sub = top.add_subparsers(dest="command", required=True)
+
+    train = sub.add_parser("train", help="train a Diehl & Cook network from scratch")
+    train.add_argument("--run-dir", required=True, help="new directory for the checkpoint "
+                       "and results (refused if it already holds a run)")
+    train.add_argument("--config", help="TOML file of parameter values (see `params`)")
+    train.add_argument("--set", action="append", default=[], metavar="SECTION.NAME=VALUE",
+                       help="override one parameter, e.g. --set network.n_excitatory=400")
+    train.add_argument("--examples", type=int, help="training examples (training.examples)")
+    train.add_argument("--neurons", type=int, help="excitatory neurons (network.n_excitatory)")
+    _common(train)
+
+    ev = sub.add_parser("evaluate", help="label neurons on training data, test, "
+                        "write RUN_DIR/metrics.json")
+    ev.add_argument("run_dir", help="directory written by `spiking-mnist train`")
+    ev.add_argument("--split", default="test", choices=("test", "validation"))
+    ev.add_argument("--examples", type=int, help="test examples (default: all 10,000)")
+    ev.add_argument("--label-examples", type=int,
+                    help="training examples used to label the neurons")
+    _common(ev)
+
+    params = sub.add_parser("params", help="list every parameter with unit and meaning")
+    params.add_argument("--config")
+    params.add_argument("--set", action="append", default=[], metavar="SECTION.NAME=VALUE")
+    return top
+
+
+def _train(args) -> int:
+    from spiking_mnist.runners.train import train
+    overrides = list(args.set)
+    if args.examples is not None:
+        overrides.append(f"training.examples={args.examples}")
+    if args.neurons is not None:
+        overrides.append(f"network.n_excitatory={args.neurons}")
+    params = load_parameters("diehl_cook", args.config, overrides)
+    ckpt = train(args.run_dir, params, args.backend, args.data_dir, progress=not args.quiet)
+    rate = ckpt.info["train_examples_per_second"]
+    print(f"trained {ckpt.examples_seen} examples at {rate:.2f} examples/s; "
+          f"checkpoint in {args.run_dir}/checkpoint")
+    return 0
+
+
+def _evaluate(args) -> int:
+    from spiking_mnist.runners.evaluate import evaluate
+    if args.examples is not None and args.examples <= 0:
+        raise ConfigError("--examples must be positive")
+    if args.label_examples is not None and args.label_examples <= 0:
+        raise ConfigError("--label-examples must be positive")
+    m = evaluate(args.run_dir, args.split, args.examples, args.label_examples, args.backend,
+                 args.data_dir, progress=not args.quiet)
+    print(f"{m['split']} accuracy: {100 * m['accuracy']:.2f} % on {m['examples']} examples "
+          f"(N={m['n_excitatory']}, {m['examples_trained']} training examples, neurons "
+          f"labelled on {m['label_examples']}); per class: "
+          + json.dumps(m["per_class_accuracy"]))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING if args.command == "params" or args.quiet
+                        else logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        if args.command == "train":
+            return _train(args)
+        if args.command == "evaluate":
+            return _evaluate(args)
+        print(load_parameters("diehl_cook", args.config, args.set).table())
+        return 0
+    except (ConfigError, DatasetError, CheckpointError) as err:
+        print(f"spiking-mnist: error: {err}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except BackendError as err:
+        print(f"spiking-mnist: error: {err}", file=sys.stderr)
+        return EXIT_BACKEND
+    except KeyboardInterrupt:
+        print("spiking-mnist: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

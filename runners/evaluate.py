@@ -1,0 +1,93 @@
+"""Testing a trained Diehl & Cook network: plasticity off, theta frozen, neurons labelled
+on training examples, digits predicted by the most active label group."""
+from __future__ import annotations
+
+import json
+import logging
+import time
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from spiking_mnist.inputs import mnist
+from spiking_mnist.models import diehl_cook
+from spiking_mnist.models.parameters import load_defaults
+from spiking_mnist.runners import checkpoint
+from spiking_mnist.runners.presentation import present
+from spiking_mnist.runners.session import open_network
+from spiking_mnist.runners.train import training_split
+
+log = logging.getLogger("spiking_mnist.evaluate")
+
+
+def responses(backend, split: mnist.Split, stream: str, params, progress: bool) -> np.ndarray:
+    """Excitatory spike counts, shape (n_examples, n_excitatory), of the frozen network."""
+    images = split.images.reshape(len(split), -1)
+    out = np.zeros((len(split), params.network.n_excitatory), dtype=np.int64)
+    bar = tqdm(range(len(split)), desc=stream, unit="ex", disable=not progress,
+               dynamic_ncols=True)
+    correct = 0
+    for i in bar:
+        out[i] = present(backend, images[i], stream, i, params)
+    return out
+
+
+def metrics_of(labels: np.ndarray, predictions: np.ndarray, n_classes: int = 10) -> dict:
+    """Accuracy, confusion matrix (rows: true, columns: predicted) and per-class accuracy."""
+    confusion = np.zeros((n_classes, n_classes), dtype=np.int64)
+    np.add.at(confusion, (labels.astype(int), predictions.astype(int)), 1)
+    per_class = confusion.diagonal() / np.maximum(confusion.sum(axis=1), 1)
+    return {"accuracy": float((labels == predictions).mean()),
+            "confusion": confusion.tolist(),
+            "per_class_accuracy": [round(float(a), 4) for a in per_class]}
+
+
+def evaluate(run_dir: Path, split: str = "test", examples: int | None = None,
+             label_examples: int | None = None, backend_name: str = "nest", data_dir=None,
+             progress: bool = True) -> dict:
+    """Label the neurons on training examples, test on ``split`` and write metrics.json."""
+    run_dir = Path(run_dir)
+    ckpt = checkpoint.load(run_dir)
+    params = load_defaults(ckpt.model).with_values(ckpt.parameters, "checkpoint")
+    n_label = label_examples or params.evaluation.label_examples
+    n_test = examples or params.evaluation.test_examples
+    train = training_split(params, data_dir)
+    label_rows = np.random.default_rng((params.simulation.seed, 2)).permutation(len(train))
+    labelling = train.subset(label_rows[:n_label])
+    if split == "test":
+        target = mnist.load("test", data_dir)
+    elif split == "validation":
+        _, target = mnist.train_validation_split(mnist.load("train", data_dir),
+                                                 params.training.validation,
+                                                 params.simulation.seed)
+    else:
+        raise ValueError(f"unknown split {split!r}: use 'test' or 'validation'")
+    target = target.subset(np.arange(min(n_test, len(target))))
+
+    backend, _ = open_network(params, backend_name, ckpt.weights, ckpt.delays, ckpt.theta,
+                              plastic=False)
+    start = time.perf_counter()
+    label_responses = responses(backend, labelling, "label", params, progress)
+    assignments = diehl_cook.assign_labels(label_responses, labelling.labels)
+    mid = time.perf_counter()
+    test_responses = responses(backend, target, split, params, progress)
+    end = time.perf_counter()
+    backend.end()
+    predictions = diehl_cook.predict(test_responses, assignments)
+    metrics = {"split": split, "examples": len(target), "label_examples": len(labelling),
+               "examples_trained": ckpt.examples_seen,
+               "n_excitatory": params.network.n_excitatory,
+               **metrics_of(target.labels, predictions),
+               "neurons_per_class": np.bincount(assignments[assignments >= 0],
+                                                minlength=10).tolist(),
+               "unlabelled_neurons": int((assignments < 0).sum()),
+               "label_seconds": mid - start, "test_seconds": end - mid,
+               "test_examples_per_second": len(target) / max(end - mid, 1e-9)}
+    name = "metrics.json" if split == "test" else f"metrics-{split}.json"
+    (run_dir / name).write_text(json.dumps(metrics, indent=1))
+    np.savez_compressed(run_dir / f"responses-{split}.npz", responses=test_responses,
+                        labels=target.labels, predictions=predictions,
+                        assignments=assignments)
+    log.info("%s accuracy %.4f on %d examples", split, metrics["accuracy"], len(target))
+    return metrics

@@ -1,0 +1,24 @@
+"""Building a Diehl & Cook network on a backend with given weights, delays and theta."""
+from __future__ import annotations
+
+import numpy as np
+
+from spiking_mnist.hardware import open_backend
+from spiking_mnist.models import diehl_cook
+
+
+def open_network(params, backend_name: str, weights: np.ndarray, delays: np.ndarray,
+                 theta: np.ndarray, plastic: bool):
+    """Set up the backend, build the network and install the state; returns (backend, network).
+
+    With ``plastic`` the input synapses learn by STDP; otherwise they are static (testing).
+    """
+    backend = open_backend(backend_name, params)
+    stdp = params.stdp if plastic else None
+    synapse = backend.input_synapse(stdp, params.network.unit_conductance)
+    network = diehl_cook.build(backend.sim, params, weights.shape[0], synapse)
+    backend.attach(network, stdp)
+    backend.set_weights(weights)
+    backend.set_delays(delays)
+    backend.set_thresholds(diehl_cook.Homeostasis(params, theta).thresholds())
+    return backend, network
