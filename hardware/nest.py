@@ -35,14 +35,14 @@ def import_pynn_nest():
     missing on pip-installed NEST; the extensions are not used here.
     """
     os.environ.setdefault("PYNEST_QUIET", "1")
+    # PyNN's own NEST calls use APIs NEST 3.10 deprecates; nothing a user can act on
+    warnings.filterwarnings("ignore", category=UserWarning,
+                            message=r"\s*(Provided for backward compatibility|\w+\(\) is deprecated)")
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Cannot find nest-config")
         warnings.filterwarnings("ignore", message="Unable to build")
         import pyNN.nest as sim
         import nest
-    # PyNN's own NEST calls use APIs NEST 3.10 deprecates; nothing a user can act on
-    for message in ("Provided for backward compatibility", ".*is deprecated and will be removed"):
-        warnings.filterwarnings("ignore", message=message, category=UserWarning)
     return sim, nest
 
 

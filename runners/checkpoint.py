@@ -90,6 +90,15 @@ def save(run_dir: Path, ckpt: Checkpoint) -> Path:
     return final
 
 
+def remove_run(run_dir: Path) -> None:
+    """Delete what a run wrote into ``run_dir`` (checkpoint and results), nothing else."""
+    run_dir = Path(run_dir)
+    shutil.rmtree(checkpoint_dir(run_dir), ignore_errors=True)
+    for pattern in ("metrics*.json", "responses-*.npz"):
+        for path in run_dir.glob(pattern):
+            path.unlink()
+
+
 def load(run_dir: Path) -> Checkpoint:
     """Read the checkpoint of ``run_dir``; CheckpointError if there is none or it is damaged."""
     path = checkpoint_dir(run_dir)

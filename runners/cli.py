@@ -28,6 +28,16 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bars (for log files)")
 
 
+def _digits(text: str) -> list[int]:
+    try:
+        digits = sorted({int(d) for d in text.split(",")})
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: give digits 0-9 separated by commas")
+    if not digits or digits[0] < 0 or digits[-1] > 9:
+        raise argparse.ArgumentTypeError(f"{text!r}: digits must be between 0 and 9")
+    return digits
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="spiking-mnist", description=__doc__.split("\n")[0])
     sub = top.add_subparsers(dest="command", required=True)
@@ -40,6 +50,10 @@ def parser() -> argparse.ArgumentParser:
                        help="override one parameter, e.g. --set network.n_excitatory=400")
     train.add_argument("--examples", type=int, help="training examples (training.examples)")
     train.add_argument("--neurons", type=int, help="excitatory neurons (network.n_excitatory)")
+    train.add_argument("--digits", type=_digits, metavar="D,D,...",
+                       help="train (and later label and test) on these digits only, e.g. 0,1")
+    train.add_argument("--overwrite", action="store_true",
+                       help="replace the run already in --run-dir")
     _common(train)
 
     ev = sub.add_parser("evaluate", help="label neurons on training data, test, "
@@ -65,7 +79,8 @@ def _train(args) -> int:
     if args.neurons is not None:
         overrides.append(f"network.n_excitatory={args.neurons}")
     params = load_parameters("diehl_cook", args.config, overrides)
-    ckpt = train(args.run_dir, params, args.backend, args.data_dir, progress=not args.quiet)
+    ckpt = train(args.run_dir, params, args.backend, args.data_dir, progress=not args.quiet,
+                 digits=args.digits, overwrite=args.overwrite)
     rate = ckpt.info["train_examples_per_second"]
     print(f"trained {ckpt.examples_seen} examples at {rate:.2f} examples/s; "
           f"checkpoint in {args.run_dir}/checkpoint")

@@ -16,7 +16,7 @@ from spiking_mnist.models.parameters import load_defaults
 from spiking_mnist.runners import checkpoint
 from spiking_mnist.runners.presentation import present
 from spiking_mnist.runners.session import open_network
-from spiking_mnist.runners.train import training_split
+from spiking_mnist.runners.train import only_digits, training_split
 
 log = logging.getLogger("spiking_mnist.evaluate")
 
@@ -27,7 +27,6 @@ def responses(backend, split: mnist.Split, stream: str, params, progress: bool) 
     out = np.zeros((len(split), params.network.n_excitatory), dtype=np.int64)
     bar = tqdm(range(len(split)), desc=stream, unit="ex", disable=not progress,
                dynamic_ncols=True)
-    correct = 0
     for i in bar:
         out[i] = present(backend, images[i], stream, i, params)
     return out
@@ -52,7 +51,8 @@ def evaluate(run_dir: Path, split: str = "test", examples: int | None = None,
     params = load_defaults(ckpt.model).with_values(ckpt.parameters, "checkpoint")
     n_label = label_examples or params.evaluation.label_examples
     n_test = examples or params.evaluation.test_examples
-    train = training_split(params, data_dir)
+    digits = ckpt.info.get("digits")
+    train = training_split(params, data_dir, digits)
     label_rows = np.random.default_rng((params.simulation.seed, 2)).permutation(len(train))
     labelling = train.subset(label_rows[:n_label])
     if split == "test":
@@ -63,6 +63,7 @@ def evaluate(run_dir: Path, split: str = "test", examples: int | None = None,
                                                  params.simulation.seed)
     else:
         raise ValueError(f"unknown split {split!r}: use 'test' or 'validation'")
+    target = only_digits(target, digits)
     target = target.subset(np.arange(min(n_test, len(target))))
 
     backend, _ = open_network(params, backend_name, ckpt.weights, ckpt.delays, ckpt.theta,
@@ -75,7 +76,8 @@ def evaluate(run_dir: Path, split: str = "test", examples: int | None = None,
     end = time.perf_counter()
     backend.end()
     predictions = diehl_cook.predict(test_responses, assignments)
-    metrics = {"split": split, "examples": len(target), "label_examples": len(labelling),
+    metrics = {"split": split, "digits": digits, "examples": len(target),
+               "label_examples": len(labelling),
                "examples_trained": ckpt.examples_seen,
                "n_excitatory": params.network.n_excitatory,
                **metrics_of(target.labels, predictions),

@@ -17,12 +17,19 @@ from spiking_mnist.runners.session import open_network
 log = logging.getLogger("spiking_mnist.train")
 
 
-def training_split(params, data_dir=None) -> mnist.Split:
+def only_digits(split: mnist.Split, digits) -> mnist.Split:
+    """The examples of ``split`` whose label is in ``digits`` (all if None)."""
+    if digits is None:
+        return split
+    return split.subset(np.flatnonzero(np.isin(split.labels, list(digits))))
+
+
+def training_split(params, data_dir=None, digits=None) -> mnist.Split:
     """The training images minus the validation set carved from them."""
     full = mnist.load("train", data_dir)
     train, _ = mnist.train_validation_split(full, params.training.validation,
                                             params.simulation.seed)
-    return train
+    return only_digits(train, digits)
 
 
 class ColumnNormaliser:
@@ -54,14 +61,23 @@ class ColumnNormaliser:
 
 
 def train(run_dir: Path, params, backend_name: str = "nest", data_dir=None,
-          progress: bool = True) -> checkpoint.Checkpoint:
-    """Train from scratch into ``run_dir`` (which must not hold a run yet)."""
+          progress: bool = True, digits=None, overwrite: bool = False) -> checkpoint.Checkpoint:
+    """Train from scratch into ``run_dir``, which must not hold a run unless ``overwrite``.
+
+    ``digits`` restricts training (and later labelling and testing) to those classes.
+    """
     run_dir = Path(run_dir)
-    if checkpoint.checkpoint_dir(run_dir).exists():
+    if checkpoint.checkpoint_dir(run_dir).exists() and not overwrite:
         raise checkpoint.CheckpointError(
-            f"{run_dir} already holds a run; choose another --run-dir or delete it")
+            f"{run_dir} already holds a run; choose another --run-dir, or pass --overwrite "
+            "to replace it")
     diehl_cook.validate(params)
-    data = training_split(params, data_dir)
+    if overwrite:
+        checkpoint.remove_run(run_dir)
+    digits = None if digits is None else sorted({int(d) for d in digits})
+    data = training_split(params, data_dir, digits)
+    if len(data) == 0:
+        raise mnist.DatasetError(f"no training examples of digits {digits}")
     images = data.images.reshape(len(data), -1)
     n_inputs = images.shape[1]
     rng = np.random.default_rng(params.simulation.seed)
@@ -100,7 +116,7 @@ def train(run_dir: Path, params, backend_name: str = "nest", data_dir=None,
     ckpt = checkpoint.Checkpoint(
         model=diehl_cook.MODEL, parameters=params.values(), weights=weights, delays=delays,
         theta=homeostasis.theta.copy(), examples_seen=n_examples, backend=backend_name,
-        info={"train_seconds": seconds,
+        info={"digits": digits, "train_seconds": seconds,
               "train_examples_per_second": n_examples / seconds if seconds else None,
               "mean_spikes_per_example": spikes / max(n_examples, 1)})
     checkpoint.save(run_dir, ckpt)

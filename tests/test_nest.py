@@ -1,0 +1,72 @@
+"""The NEST profile: a quiet import, and the input -> excitatory plasticity one synapse at a
+time (D&C's rule and units)."""
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from spiking_mnist.hardware import open_backend
+from spiking_mnist.models import diehl_cook
+from spiking_mnist.models.parameters import load_parameters
+
+W0 = 0.5
+
+
+def weight_change(pre_times, post_drive_times):
+    """Change of the weight input 0 -> excitatory 0 for given spike times (ms) of input 0 and
+    times (ms) at which a strong extra input makes excitatory neuron 0 fire.
+
+    Two neurons of each kind (PyNN cannot connect 1 x 1 populations with numpy 2); input 1
+    and excitatory neuron 1 stay silent.
+    """
+    p = load_parameters("diehl_cook", None, ["network.n_excitatory=2", "simulation.threads=1"])
+    backend = open_backend("nest", p)
+    sim = backend.sim
+    net = diehl_cook.build(sim, p, 2, backend.input_synapse(p.stdp, p.network.unit_conductance))
+    drive = sim.Population(2, sim.SpikeSourceArray(spike_times=[post_drive_times, []]))
+    sim.Projection(drive, net.excitatory, sim.OneToOneConnector(),
+                   sim.StaticSynapse(weight=diehl_cook.weight_uS(p, 300.0), delay=0.5),
+                   receptor_type="excitatory")
+    backend.attach(net, p.stdp)
+    backend.set_weights(np.full((2, 2), W0))
+    backend.set_delays(np.full((2, 2), 0.5))
+    backend.set_input_spikes([np.asarray(pre_times, dtype=float), np.array([])])
+    backend.run(400.0)
+    post_spikes = backend.take_spike_counts()
+    assert post_spikes[1] == 0
+    post_spikes = int(post_spikes[0])
+    change = backend.get_weights()[0, 0] - W0
+    backend.end()
+    return change, post_spikes
+
+
+def test_pre_before_post_potentiates():
+    # two post spikes: D&C's potentiation needs the slow post trace of an earlier one;
+    # the late input spike makes NEST apply the pending change
+    change, post = weight_change([10.0, 300.0], [14.0, 19.0])
+    assert post == 2
+    # 0.01 * pre trace (~e^-10/20) * slow post trace (~e^-5/40)
+    assert 0.004 < change < 0.007
+
+
+def test_post_before_pre_depresses():
+    change, post = weight_change([15.0], [9.0])
+    assert post == 1
+    # -0.0001 * post trace (~e^-5/20)
+    assert -1e-4 < change < -6e-5
+
+
+def test_no_post_spike_no_change():
+    change, post = weight_change([10.0, 50.0, 90.0], [])
+    assert post == 0 and change == 0.0
+
+
+def test_import_is_silent():
+    """Users see neither NEST's banner nor PyNN's warning about building extensions."""
+    code = ("from spiking_mnist.hardware.nest import NestBackend\n"
+            "NestBackend(timestep=0.5, threads=1, seed=1, max_delay=10.0).end()")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "" and done.stderr.strip() == "", (done.stdout, done.stderr)
