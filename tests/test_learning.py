@@ -9,7 +9,7 @@ from spiking_mnist.runners.cli import EXIT_BAD_INPUT, main
 @pytest.fixture(scope="module")
 def two_digit_run(tmp_path_factory):
     run = tmp_path_factory.mktemp("runs") / "zeros-and-ones"
-    assert main(["train", "--run-dir", str(run), "--examples", "150", "--neurons", "10",
+    assert main(["train", "--run-dir", str(run), "--examples", "300", "--neurons", "10",
                  "--digits", "0,1", "--quiet"]) == 0
     assert main(["evaluate", str(run), "--examples", "200", "--label-examples", "100",
                  "--quiet"]) == 0
@@ -34,3 +34,23 @@ def test_refuses_to_overwrite_a_run(two_digit_run, capsys):
 def test_evaluate_refuses_a_directory_without_run(tmp_path, capsys):
     assert main(["evaluate", str(tmp_path), "--quiet"]) == EXIT_BAD_INPUT
     assert "holds no checkpoint" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("neurons", [50, pytest.param(1600, marks=pytest.mark.slow)])
+def test_other_sizes_build_and_train_from_scratch(tmp_path, neurons):
+    """The Brian 2 ports only ran with N=400 (seed 003); any N trains here."""
+    run = tmp_path / f"n{neurons}"
+    assert main(["train", "--run-dir", str(run), "--examples", "3", "--neurons", str(neurons),
+                 "--quiet"]) == 0
+    manifest = json.loads((run / "checkpoint" / "manifest.json").read_text())
+    assert manifest["parameters"]["network"]["n_excitatory"] == neurons
+    assert manifest["examples_seen"] == 3
+
+
+@pytest.mark.slow
+def test_benchmark_accuracy_n100(tmp_path):
+    """The issue's figure: N=100, 10,000 training examples, all 10,000 test images, >= 75 %."""
+    run = tmp_path / "n100"
+    assert main(["train", "--run-dir", str(run), "--examples", "10000", "--quiet"]) == 0
+    assert main(["evaluate", str(run), "--label-examples", "5000", "--quiet"]) == 0
+    assert json.loads((run / "metrics.json").read_text())["accuracy"] >= 0.75
