@@ -14,6 +14,7 @@ from spiking_mnist.hardware import BACKENDS, BackendError
 from spiking_mnist.inputs.mnist import DatasetError
 from spiking_mnist.models.parameters import ConfigError, load_parameters
 from spiking_mnist.runners.checkpoint import CheckpointError
+from spiking_mnist.runners.train import TrainingInterrupted
 
 EXIT_BAD_INPUT = 2
 EXIT_BACKEND = 3
@@ -43,8 +44,11 @@ def parser() -> argparse.ArgumentParser:
     sub = top.add_subparsers(dest="command", required=True)
 
     train = sub.add_parser("train", help="train a Diehl & Cook network from scratch")
-    train.add_argument("--run-dir", required=True, help="new directory for the checkpoint "
-                       "and results (refused if it already holds a run)")
+    where = train.add_mutually_exclusive_group(required=True)
+    where.add_argument("--run-dir", help="new directory for the checkpoint and results "
+                       "(refused if it already holds a run)")
+    where.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from "
+                       "its last checkpoint (its own parameters; --examples may raise the total)")
     train.add_argument("--config", help="TOML file of parameter values (see `params`)")
     train.add_argument("--set", action="append", default=[], metavar="SECTION.NAME=VALUE",
                        help="override one parameter, e.g. --set network.n_excitatory=400")
@@ -72,7 +76,14 @@ def parser() -> argparse.ArgumentParser:
 
 
 def _train(args) -> int:
-    from spiking_mnist.runners.train import train
+    from spiking_mnist.runners.train import resume, train
+    if args.resume:
+        if args.set or args.config or args.neurons or args.digits or args.overwrite:
+            raise ConfigError("--resume continues a run with its own parameters; only "
+                              "--examples (a larger total), --data-dir and --quiet apply")
+        ckpt = resume(args.resume, args.backend, args.data_dir, not args.quiet, args.examples)
+        print(f"trained {ckpt.examples_seen} examples; checkpoint in {args.resume}/checkpoint")
+        return 0
     overrides = list(args.set)
     if args.examples is not None:
         overrides.append(f"training.examples={args.examples}")
@@ -119,6 +130,9 @@ def main(argv: list[str] | None = None) -> int:
     except BackendError as err:
         print(f"spiking-mnist: error: {err}", file=sys.stderr)
         return EXIT_BACKEND
+    except TrainingInterrupted as err:
+        print(f"spiking-mnist: interrupted: {err}", file=sys.stderr)
+        return EXIT_INTERRUPTED
     except KeyboardInterrupt:
         print("spiking-mnist: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import logging
+import signal
+import threading
 import time
 from pathlib import Path
 
@@ -10,6 +12,7 @@ from tqdm import tqdm
 
 from spiking_mnist.inputs import mnist
 from spiking_mnist.models import diehl_cook
+from spiking_mnist.models.parameters import load_defaults
 from spiking_mnist.runners import checkpoint
 from spiking_mnist.runners.presentation import present
 from spiking_mnist.runners.session import open_network
@@ -60,6 +63,34 @@ class ColumnNormaliser:
         self._due_full = False
 
 
+class TrainingInterrupted(Exception):
+    """Training stopped on request after writing a checkpoint; ``str()`` says how to resume."""
+
+
+class StopOnInterrupt:
+    """The first Ctrl-C (SIGINT) asks training to stop after the current example and write a
+    checkpoint; a second one interrupts at once."""
+
+    def __init__(self):
+        self.requested = False
+        self._previous = None
+
+    def _handle(self, signum, frame):
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+        log.warning("stopping after this example (Ctrl-C again to stop at once)")
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def __exit__(self, *exc):
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+
+
 def train(run_dir: Path, params, backend_name: str = "nest", data_dir=None,
           progress: bool = True, digits=None, overwrite: bool = False) -> checkpoint.Checkpoint:
     """Train from scratch into ``run_dir``, which must not hold a run unless ``overwrite``.
@@ -69,57 +100,107 @@ def train(run_dir: Path, params, backend_name: str = "nest", data_dir=None,
     run_dir = Path(run_dir)
     if checkpoint.checkpoint_dir(run_dir).exists() and not overwrite:
         raise checkpoint.CheckpointError(
-            f"{run_dir} already holds a run; choose another --run-dir, or pass --overwrite "
-            "to replace it")
+            f"{run_dir} already holds a run; continue it with --resume {run_dir}, choose "
+            "another --run-dir, or pass --overwrite to replace it")
     diehl_cook.validate(params)
     if overwrite:
         checkpoint.remove_run(run_dir)
     digits = None if digits is None else sorted({int(d) for d in digits})
-    data = training_split(params, data_dir, digits)
-    if len(data) == 0:
-        raise mnist.DatasetError(f"no training examples of digits {digits}")
-    images = data.images.reshape(len(data), -1)
-    n_inputs = images.shape[1]
+    n_inputs = _training_images(params, data_dir, digits).shape[1]
     rng = np.random.default_rng(params.simulation.seed)
     weights = diehl_cook.normalise_columns(
         diehl_cook.initial_weights(params, n_inputs, rng), params.normalisation.column_sum)
-    delays = diehl_cook.input_delays(params, n_inputs, rng)
-    order = np.random.default_rng((params.simulation.seed, 1)).permutation(len(data))
-    homeostasis = diehl_cook.Homeostasis(params)
-    backend, _ = open_network(params, backend_name, weights, delays, homeostasis.theta,
-                              plastic=True)
-    n = params.network.n_excitatory
-    normaliser = ColumnNormaliser(backend, params.normalisation.column_sum,
-                                  params.normalisation.full_every, n)
-
-    def after_showing(counts: np.ndarray, elapsed: float) -> None:
-        homeostasis.update(counts, elapsed)
-        backend.set_thresholds(homeostasis.thresholds())
-        normaliser.fired |= counts > 0
-
+    start = checkpoint.Checkpoint(
+        model=diehl_cook.MODEL, parameters=params.values(), weights=weights,
+        delays=diehl_cook.input_delays(params, n_inputs, rng),
+        theta=diehl_cook.Homeostasis(params).theta, examples_seen=0, backend=backend_name,
+        info={"digits": digits, "fired": [], "spikes": 0, "train_seconds": 0.0})
     run_dir.mkdir(parents=True, exist_ok=True)
-    n_examples = params.training.examples
-    start = time.perf_counter()
-    spikes = 0
-    bar = tqdm(range(n_examples), desc="train", unit="ex", disable=not progress,
+    return _continue(run_dir, params, start, backend_name, data_dir, progress)
+
+
+def resume(run_dir: Path, backend_name: str = "nest", data_dir=None, progress: bool = True,
+           examples: int | None = None) -> checkpoint.Checkpoint:
+    """Continue the run in ``run_dir`` from its checkpoint, up to ``training.examples`` (or
+    ``examples``, to train further)."""
+    ckpt = checkpoint.load(run_dir)
+    params = load_defaults(ckpt.model).with_values(ckpt.parameters, "checkpoint")
+    if examples is not None:
+        params = params.with_values({"training": {"examples": examples}}, "--examples")
+    if ckpt.examples_seen >= params.training.examples:
+        raise checkpoint.CheckpointError(
+            f"{run_dir} has already seen {ckpt.examples_seen} examples; pass --examples with "
+            "a larger total to train further")
+    return _continue(Path(run_dir), params, ckpt, backend_name, data_dir, progress)
+
+
+def _training_images(params, data_dir, digits) -> np.ndarray:
+    data = training_split(params, data_dir, digits)
+    if len(data) == 0:
+        raise mnist.DatasetError(f"no training examples of digits {digits}")
+    return data.images.reshape(len(data), -1)
+
+
+def _continue(run_dir: Path, params, ckpt: checkpoint.Checkpoint, backend_name: str,
+              data_dir, progress: bool) -> checkpoint.Checkpoint:
+    """Train from the state in ``ckpt`` to ``training.examples``, checkpointing as set.
+
+    The simulation is restarted from every checkpoint it writes (fresh membranes and traces,
+    the saved weights, theta and pending normalisations), so a run resumed from a periodic
+    checkpoint is bit-identical to one never interrupted, for a given thread count.
+    """
+    images = _training_images(params, data_dir, ckpt.info["digits"])
+    order = np.random.default_rng((params.simulation.seed, 1)).permutation(len(images))
+    n_examples, every = params.training.examples, params.training.checkpoint_every
+    k, spikes = ckpt.examples_seen, ckpt.info["spikes"]
+    seconds = seconds_start = ckpt.info["train_seconds"]
+    k_start = ckpt.examples_seen
+    homeostasis = diehl_cook.Homeostasis(params, ckpt.theta.copy())
+    bar = tqdm(total=n_examples, initial=k, desc="train", unit="ex", disable=not progress,
                dynamic_ncols=True)
-    for k in bar:
-        normaliser.example_started(k)
-        image = images[order[k % len(order)]]
-        counts = present(backend, image, "train", k, params, normaliser, after_showing)
-        spikes += int(counts.sum())
-        if progress and k % 20 == 0:
-            bar.set_postfix(spikes_per_ex=f"{spikes / (k + 1):.1f}")
-    seconds = time.perf_counter() - start
-    weights = backend.get_weights()
-    backend.end()
-    ckpt = checkpoint.Checkpoint(
-        model=diehl_cook.MODEL, parameters=params.values(), weights=weights, delays=delays,
-        theta=homeostasis.theta.copy(), examples_seen=n_examples, backend=backend_name,
-        info={"digits": digits, "train_seconds": seconds,
-              "train_examples_per_second": n_examples / seconds if seconds else None,
-              "mean_spikes_per_example": spikes / max(n_examples, 1)})
-    checkpoint.save(run_dir, ckpt)
-    log.info("trained %d examples in %.0f s (%.2f ex/s)", n_examples, seconds,
-             n_examples / max(seconds, 1e-9))
+    with StopOnInterrupt() as stop:
+        while k < n_examples:
+            backend, _ = open_network(params, backend_name, ckpt.weights, ckpt.delays,
+                                      homeostasis.theta, plastic=True)
+            normaliser = ColumnNormaliser(backend, params.normalisation.column_sum,
+                                          params.normalisation.full_every,
+                                          params.network.n_excitatory)
+            normaliser.fired[ckpt.info["fired"]] = True
+
+            def after_showing(counts: np.ndarray, elapsed: float) -> None:
+                homeostasis.update(counts, elapsed)
+                backend.set_thresholds(homeostasis.thresholds())
+                normaliser.fired |= counts > 0
+
+            segment_end = min(n_examples, (k // every + 1) * every)
+            began = time.perf_counter()
+            while k < segment_end and not stop.requested:
+                normaliser.example_started(k)
+                counts = present(backend, images[order[k % len(order)]], "train", k, params,
+                                 normaliser, after_showing)
+                spikes += int(counts.sum())
+                k += 1
+                bar.update(1)
+                bar.set_postfix(spikes_per_ex=f"{spikes / k:.1f}", refresh=False)
+            seconds += time.perf_counter() - began
+            ckpt = checkpoint.Checkpoint(
+                model=diehl_cook.MODEL, parameters=params.values(),
+                weights=backend.get_weights(), delays=ckpt.delays,
+                theta=homeostasis.theta.copy(), examples_seen=k, backend=backend_name,
+                info={"digits": ckpt.info["digits"],
+                      "fired": np.flatnonzero(normaliser.fired).tolist(), "spikes": spikes,
+                      "train_seconds": seconds,
+                      "train_examples_per_second":
+                          (k - k_start) / max(seconds - seconds_start, 1e-9),
+                      "mean_spikes_per_example": spikes / max(k, 1)})
+            backend.end()
+            checkpoint.save(run_dir, ckpt)
+            if stop.requested and k < n_examples:
+                bar.close()
+                raise TrainingInterrupted(
+                    f"stopped after {k} of {n_examples} examples; checkpoint in "
+                    f"{checkpoint.checkpoint_dir(run_dir)}; continue with "
+                    f"`spiking-mnist train --resume {run_dir}`")
+    bar.close()
+    log.info("trained %d examples in %.0f s", k, seconds)
     return ckpt
