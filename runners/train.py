@@ -183,6 +183,9 @@ def _continue(run_dir: Path, params, ckpt: checkpoint.Checkpoint, backend_name: 
                 bar.update(1)
                 bar.set_postfix(spikes_per_ex=f"{spikes / k:.1f}", refresh=False)
             seconds += time.perf_counter() - began
+            # the normalisation the next showing would start with: saved weights are then
+            # what D&C test with, not the last winner's column grown by ~20 units
+            normaliser()
             ckpt = checkpoint.Checkpoint(
                 model=diehl_cook.MODEL, parameters=params.values(),
                 weights=backend.get_weights(), delays=ckpt.delays,
