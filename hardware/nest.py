@@ -25,7 +25,11 @@ import warnings
 
 import numpy as np
 
+from spiking_mnist.hardware import BackendError
+
 NAME = "nest"
+#: PyNN's names of the signals a recording may ask for -> NEST's ``iaf_cond_exp`` recordables
+SIGNALS = {"v": "V_m", "gsyn_exc": "g_ex", "gsyn_inh": "g_in"}
 
 
 def _connection_values(connections, key: str) -> list:
@@ -56,8 +60,12 @@ def import_pynn_nest():
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Cannot find nest-config")
         warnings.filterwarnings("ignore", message="Unable to build")
-        import pyNN.nest as sim
-        import nest
+        try:
+            import pyNN.nest as sim
+            import nest
+        except ImportError as err:
+            raise BackendError(f"NEST cannot be imported ({err}); install it with "
+                               "`pip install nest-simulator`") from None
     return sim, nest
 
 
@@ -83,6 +91,10 @@ class NestBackend:
         self._rows: list[np.ndarray] = []
         self._n_inputs = 0
         self._nS_per_unit = 1.0
+        self._populations: dict = {}
+        self._spike_recorders: dict = {}
+        self._meters: dict = {}
+        self._recorded: dict[str, list] = {}
 
     # -- synapse types ------------------------------------------------------------------
     def input_synapse(self, stdp, unit_conductance_nS: float):
@@ -115,6 +127,7 @@ class NestBackend:
         self._rows = [np.asarray(_connection_values(c, "source"), dtype=np.int64) - first_source
                       for c in self._columns]
         self._excitatory = network.excitatory
+        self._populations = {"excitatory": exc, "inhibitory": network.inhibitory.node_collection}
         # PyNN connects spike generators to their parrot neurons at the first run
         self.sim.run(self.timestep)
         self._t = float(self._nest.biological_time)
@@ -163,10 +176,61 @@ class NestBackend:
 
     def take_spike_counts(self) -> np.ndarray:
         """Excitatory spike counts per neuron since the last call."""
-        senders = self._recorder.get("events")["senders"]
-        self._recorder.n_events = 0
-        return np.bincount(np.asarray(senders, dtype=np.int64) - self._first_counted,
-                           minlength=self._n_counted)
+        if "excitatory" in self._spike_recorders:
+            times, index = self._take_spikes(self._recorder, self._first_counted)
+            self._recorded["excitatory"].append((times, index))
+        else:
+            senders = self._recorder.get("events")["senders"]
+            self._recorder.n_events = 0
+            index = np.asarray(senders, dtype=np.int64) - self._first_counted
+        return np.bincount(index, minlength=self._n_counted)
+
+    # -- recording ------------------------------------------------------------------------
+    def record(self, populations, signals, neurons) -> None:
+        """Keep, for :meth:`take_recorded`, the spike times of ``populations`` (excitatory,
+        inhibitory) and the ``signals`` (keys of :data:`SIGNALS`) of their ``neurons``."""
+        nest = self._nest
+        for name in populations:
+            nodes = self._populations[name]
+            self._spike_recorders[name] = self._recorder if name == "excitatory" else \
+                nest.Create("spike_recorder")
+            if name != "excitatory":
+                nest.Connect(nodes, self._spike_recorders[name])
+            self._recorded[name] = []
+            if signals:
+                meter = nest.Create("multimeter", params={
+                    "record_from": [SIGNALS[s] for s in signals], "interval": self.timestep})
+                nest.Connect(meter, nodes[list(neurons)])
+                self._meters[name] = (meter, [(s, SIGNALS[s]) for s in signals])
+
+    def _take_spikes(self, recorder, first_id: int) -> tuple[np.ndarray, np.ndarray]:
+        events = recorder.get("events")
+        recorder.n_events = 0
+        return (np.asarray(events["times"], dtype=float),
+                np.asarray(events["senders"], dtype=np.int64) - first_id)
+
+    def take_recorded(self) -> dict:
+        """What :meth:`record` asked for since the last call: ``{population: {"spikes":
+        (times ms, neuron index), signal: (times ms, neuron index, values)}}``; signals in
+        mV (v) and nS (gsyn_exc, gsyn_inh)."""
+        out: dict = {}
+        for name, recorder in self._spike_recorders.items():
+            first = self._populations[name][0].global_id
+            if name != "excitatory":
+                self._recorded[name].append(self._take_spikes(recorder, first))
+            pieces = self._recorded[name] or [(np.zeros(0), np.zeros(0, dtype=np.int64))]
+            out[name] = {"spikes": (np.concatenate([p[0] for p in pieces]),
+                                    np.concatenate([p[1] for p in pieces]))}
+            self._recorded[name] = []
+        for name, (meter, names) in self._meters.items():
+            events = meter.get("events")
+            meter.n_events = 0
+            times = np.asarray(events["times"], dtype=float)
+            index = np.asarray(events["senders"], dtype=np.int64) \
+                - self._populations[name][0].global_id
+            for ours, theirs in names:
+                out[name][ours] = (times, index, np.asarray(events[theirs], dtype=float))
+        return out
 
     def set_thresholds(self, v_thresh: np.ndarray) -> None:
         """Excitatory firing thresholds (mV)."""

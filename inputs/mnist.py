@@ -205,7 +205,7 @@ def find_data_dir(
     data_dir: str | os.PathLike[str] | None = None,
     *,
     download: bool = True,
-    mirrors: Sequence[str] = MIRRORS,
+    mirrors: Sequence[str] | None = None,
     cache_dir: str | os.PathLike[str] | None = None,
 ) -> Path:
     """The directory holding the four MNIST files (see the module docstring).
@@ -254,7 +254,7 @@ def _chosen(directory: Path, how: str) -> Path:
 
 
 def download(
-    cache_dir: str | os.PathLike[str], mirrors: Sequence[str] = MIRRORS, timeout: float = 30
+    cache_dir: str | os.PathLike[str], mirrors: Sequence[str] | None = None, timeout: float = 30
 ) -> Path:
     """Download the four files into ``cache_dir`` as ``name.gz``; return it.
 
@@ -276,7 +276,7 @@ def download(
         if present is not None and _valid(present, name):
             log.debug("%s already present", present)
             continue
-        _fetch_from_mirrors(cache, name, mirrors, timeout)
+        _fetch_from_mirrors(cache, name, MIRRORS if mirrors is None else mirrors, timeout)
     return cache
 
 

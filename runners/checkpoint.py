@@ -5,6 +5,7 @@ then renamed into place, so an interruption leaves either the old or the new one
 """
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
@@ -17,6 +18,7 @@ import numpy as np
 
 FORMAT = 1
 ARRAYS = ("weights", "delays", "theta")
+MODELS = ("diehl_cook",)
 
 
 class CheckpointError(Exception):
@@ -49,7 +51,19 @@ class Checkpoint:
                 or self.delays.shape != self.weights.shape:
             raise CheckpointError(
                 f"checkpoint arrays (weights {self.weights.shape}, theta {self.theta.shape}) "
-                f"do not fit its own network of {n} excitatory neurons; the files are damaged")
+                f"do not fit its own network of {n} excitatory neurons: the files come from "
+                "different runs or are damaged; train again or restore the whole checkpoint "
+                "directory")
+
+    def check_inputs(self, shape: tuple[int, ...], source: str) -> None:
+        """Refuse images of ``shape`` (rows, cols) that do not fit the trained input layer."""
+        pixels = int(np.prod(shape))
+        if pixels != self.weights.shape[0]:
+            size = f" ({'x'.join(map(str, shape))})" if len(shape) == 2 else ""
+            raise CheckpointError(
+                f"this network was trained on images of {self.weights.shape[0]} pixels, but "
+                f"{source} holds images of {pixels} pixels{size}; give the data it was "
+                "trained on (--data-dir) or train a new network on this data")
 
 
 def checkpoint_dir(run_dir: Path) -> Path:
@@ -63,13 +77,10 @@ def save(run_dir: Path, ckpt: Checkpoint) -> Path:
     tmp = final.with_name(f"checkpoint.tmp-{os.getpid()}")
     old = final.with_name("checkpoint.old")
     shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
     try:
+        tmp.mkdir(parents=True)
         for name in ARRAYS:
-            with open(tmp / f"{name}.npy", "wb") as f:
-                np.save(f, getattr(ckpt, name))
-                f.flush()
-                os.fsync(f.fileno())
+            _write_array(tmp / f"{name}.npy", getattr(ckpt, name))
         manifest = {"format": FORMAT, "model": ckpt.model, "examples_seen": ckpt.examples_seen,
                     "backend": ckpt.backend, "code_version": code_version(),
                     "parameters": ckpt.parameters, "info": ckpt.info}
@@ -81,20 +92,47 @@ def save(run_dir: Path, ckpt: Checkpoint) -> Path:
             shutil.rmtree(old, ignore_errors=True)
             final.rename(old)
         tmp.rename(final)
+        _fsync_directory(final.parent)
         shutil.rmtree(old, ignore_errors=True)
-    except BaseException:
+    except BaseException as err:
         shutil.rmtree(tmp, ignore_errors=True)
         if not final.exists() and old.exists():
             old.rename(final)
+        if isinstance(err, OSError):
+            full = err.errno in (errno.ENOSPC, errno.EDQUOT)
+            raise CheckpointError(
+                f"could not write the checkpoint of {ckpt.examples_seen} examples into {final}"
+                f" ({err.strerror or err}); "
+                + ("free some disk space" if full else "check the directory is writable")
+                + (f", then continue with `spiking-mnist train --resume {run_dir}`: the "
+                   f"checkpoint already there is intact" if final.exists() else "")) from None
         raise
     return final
+
+
+def _write_array(path: Path, array: np.ndarray) -> None:
+    """``array`` as ``.npy`` at ``path``, on disk when this returns."""
+    with open(path, "wb") as f:
+        np.save(f, array)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _fsync_directory(path: Path) -> None:
+    """Make the renames in ``path`` durable."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def remove_run(run_dir: Path) -> None:
     """Delete what a run wrote into ``run_dir`` (checkpoint and results), nothing else."""
     run_dir = Path(run_dir)
-    shutil.rmtree(checkpoint_dir(run_dir), ignore_errors=True)
-    for pattern in ("metrics*.json", "responses-*.npz"):
+    for folder in ("checkpoint", "recordings", "analysis"):
+        shutil.rmtree(run_dir / folder, ignore_errors=True)
+    for pattern in ("metrics*.json", "responses-*.npz", "history.json"):
         for path in run_dir.glob(pattern):
             path.unlink()
 
@@ -102,6 +140,8 @@ def remove_run(run_dir: Path) -> None:
 def load(run_dir: Path) -> Checkpoint:
     """Read the checkpoint of ``run_dir``; CheckpointError if there is none or it is damaged."""
     path = checkpoint_dir(run_dir)
+    if not path.exists() and path.with_name("checkpoint.old").exists():
+        path = path.with_name("checkpoint.old")  # a save died between its two renames
     if not (path / "manifest.json").is_file():
         raise CheckpointError(f"{run_dir} holds no checkpoint (no {path / 'manifest.json'}); "
                               "give the directory a `spiking-mnist train --run-dir` wrote")
@@ -114,6 +154,9 @@ def load(run_dir: Path) -> Checkpoint:
     if manifest.get("format") != FORMAT:
         raise CheckpointError(f"checkpoint in {path} has format {manifest.get('format')}, "
                               f"this version reads format {FORMAT}")
+    if manifest.get("model") not in MODELS:
+        raise CheckpointError(f"checkpoint in {path} holds a {manifest.get('model')!r} model; "
+                              f"this version trains and tests {', '.join(MODELS)}")
     ckpt = Checkpoint(manifest["model"], manifest["parameters"], arrays["weights"],
                       arrays["delays"], arrays["theta"], manifest["examples_seen"],
                       manifest["backend"], manifest.get("info", {}))

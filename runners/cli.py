@@ -1,6 +1,6 @@
-"""The ``spiking-mnist`` command: train, evaluate, params.
+"""The ``spiking-mnist`` command: train, evaluate, analyse, params.
 
-Exit codes: 0 success, 2 bad input (data, configuration, run directory), 3 backend
+Exit codes: 0 success, 2 bad input (data, configuration, run directory, a full disk), 3 backend
 unavailable, 130 interrupted.
 """
 from __future__ import annotations
@@ -27,6 +27,37 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--backend", default="nest", choices=BACKENDS,
                    help="simulator that runs the network (default: nest)")
     p.add_argument("--quiet", action="store_true", help="no progress bars (for log files)")
+
+
+def _recording_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("recording (Neo files in RUN_DIR/recordings, see docs/recordings.md)")
+    g.add_argument("--record", metavar="POP,...", help="populations to record: input, "
+                   "excitatory, inhibitory (default: none)")
+    g.add_argument("--record-variables", default="spikes", metavar="VAR,...",
+                   help="spikes, v, gsyn_exc, gsyn_inh, theta (default: spikes)")
+    g.add_argument("--record-examples", default=None, metavar="SPEC",
+                   help="all, every:N, or indices and ranges such as 0-9,15 (default: all; "
+                   "every:100 in training)")
+    g.add_argument("--record-neurons", default="0-9", metavar="SPEC",
+                   help="neurons whose v, gsyn and theta are kept (default: 0-9)")
+    g.add_argument("--record-format", default="nix", choices=("nix", "pickle"))
+    g.add_argument("--record-chunk", type=int, default=1000, metavar="N",
+                   help="recorded examples per file (default: 1000)")
+
+
+def _recording_plan(args, default_examples: str):
+    """The RecordingPlan the --record options ask for, or None."""
+    if not args.record:
+        return None
+    from spiking_mnist.runners.recording import ExampleSelection, RecordingPlan
+    neurons = ExampleSelection.parse(args.record_neurons).indices
+    if neurons is None:
+        raise ConfigError("--record-neurons: give indices and ranges such as 0-9,15")
+    return RecordingPlan(
+        populations=tuple(args.record.split(",")),
+        variables=tuple(args.record_variables.split(",")),
+        examples=ExampleSelection.parse(args.record_examples or default_examples),
+        neurons=tuple(sorted(neurons)), format=args.record_format, chunk=args.record_chunk)
 
 
 def _digits(text: str) -> list[int]:
@@ -59,6 +90,7 @@ def parser() -> argparse.ArgumentParser:
     train.add_argument("--overwrite", action="store_true",
                        help="replace the run already in --run-dir")
     _common(train)
+    _recording_options(train)
 
     ev = sub.add_parser("evaluate", help="label neurons on training data, test, "
                         "write RUN_DIR/metrics.json")
@@ -68,6 +100,17 @@ def parser() -> argparse.ArgumentParser:
     ev.add_argument("--label-examples", type=int,
                     help="training examples used to label the neurons")
     _common(ev)
+    _recording_options(ev)
+
+    an = sub.add_parser("analyse", help="figures and a summary of a run from its files, "
+                        "in RUN_DIR/analysis (no simulator needed)")
+    an.add_argument("run_dir", help="directory written by `spiking-mnist train` (and evaluate)")
+    an.add_argument("--out", help="directory for the figures (default: RUN_DIR/analysis)")
+    an.add_argument("--example", type=int, default=0, help="index of the recorded example "
+                    "drawn in the input, raster and membrane figures (default: 0)")
+    an.add_argument("--neurons", metavar="I,J,...", help="excitatory neurons whose membrane "
+                    "potential is drawn (default: the most active recorded ones)")
+    an.set_defaults(quiet=False)
 
     params = sub.add_parser("params", help="list every parameter with unit and meaning")
     params.add_argument("--config")
@@ -81,7 +124,8 @@ def _train(args) -> int:
         if args.set or args.config or args.neurons or args.digits or args.overwrite:
             raise ConfigError("--resume continues a run with its own parameters; only "
                               "--examples (a larger total), --data-dir and --quiet apply")
-        ckpt = resume(args.resume, args.backend, args.data_dir, not args.quiet, args.examples)
+        ckpt = resume(args.resume, args.backend, args.data_dir, not args.quiet, args.examples,
+                      _recording_plan(args, "every:100"))
         print(f"trained {ckpt.examples_seen} examples; checkpoint in {args.resume}/checkpoint")
         return 0
     overrides = list(args.set)
@@ -91,7 +135,8 @@ def _train(args) -> int:
         overrides.append(f"network.n_excitatory={args.neurons}")
     params = load_parameters("diehl_cook", args.config, overrides)
     ckpt = train(args.run_dir, params, args.backend, args.data_dir, progress=not args.quiet,
-                 digits=args.digits, overwrite=args.overwrite)
+                 digits=args.digits, overwrite=args.overwrite,
+                 recording=_recording_plan(args, "every:100"))
     rate = ckpt.info["train_examples_per_second"]
     print(f"trained {ckpt.examples_seen} examples at {rate:.2f} examples/s; "
           f"checkpoint in {args.run_dir}/checkpoint")
@@ -105,11 +150,27 @@ def _evaluate(args) -> int:
     if args.label_examples is not None and args.label_examples <= 0:
         raise ConfigError("--label-examples must be positive")
     m = evaluate(args.run_dir, args.split, args.examples, args.label_examples, args.backend,
-                 args.data_dir, progress=not args.quiet)
+                 args.data_dir, progress=not args.quiet,
+                 recording=_recording_plan(args, "all"))
     print(f"{m['split']} accuracy: {100 * m['accuracy']:.2f} % on {m['examples']} examples "
           f"(N={m['n_excitatory']}, {m['examples_trained']} training examples, neurons "
           f"labelled on {m['label_examples']}); per class: "
           + json.dumps(m["per_class_accuracy"]))
+    return 0
+
+
+def _analyse(args) -> int:
+    from spiking_mnist.analysis.report import analyse
+    try:
+        neurons = None if args.neurons is None else [int(k) for k in args.neurons.split(",")]
+    except ValueError:
+        raise ConfigError(f"--neurons {args.neurons!r}: give excitatory neuron indices "
+                          "separated by commas, e.g. 0,1,2") from None
+    summary = analyse(args.run_dir, args.out, args.example, neurons)
+    print(f"figures and metrics.json in {summary['out_dir']}: "
+          + ", ".join(summary["figures"].values()))
+    for name, reason in summary["skipped"].items():
+        print(f"skipped {name}: {reason}")
     return 0
 
 
@@ -122,6 +183,8 @@ def main(argv: list[str] | None = None) -> int:
             return _train(args)
         if args.command == "evaluate":
             return _evaluate(args)
+        if args.command == "analyse":
+            return _analyse(args)
         print(load_parameters("diehl_cook", args.config, args.set).table())
         return 0
     except (ConfigError, DatasetError, CheckpointError) as err:

@@ -15,20 +15,37 @@ from spiking_mnist.models import diehl_cook
 from spiking_mnist.models.parameters import load_defaults
 from spiking_mnist.runners import checkpoint
 from spiking_mnist.runners.presentation import present
+from spiking_mnist.runners.recording import Recorder, RecordingPlan, block_annotations
 from spiking_mnist.runners.session import open_network
 from spiking_mnist.runners.train import only_digits, training_split
 
 log = logging.getLogger("spiking_mnist.evaluate")
 
 
-def responses(backend, split: mnist.Split, stream: str, params, progress: bool) -> np.ndarray:
-    """Excitatory spike counts, shape (n_examples, n_excitatory), of the frozen network."""
+def responses(backend, split: mnist.Split, stream: str, params, progress: bool,
+              recorder=None, assignments: np.ndarray | None = None,
+              theta: np.ndarray | None = None) -> np.ndarray:
+    """Excitatory spike counts, shape (n_examples, n_excitatory), of the frozen network.
+
+    With ``assignments`` (neuron labels), the progress bar shows the running accuracy and the
+    ``recorder`` gets each example's prediction.
+    """
     images = split.images.reshape(len(split), -1)
     out = np.zeros((len(split), params.network.n_excitatory), dtype=np.int64)
     bar = tqdm(range(len(split)), desc=stream, unit="ex", disable=not progress,
                dynamic_ncols=True)
+    correct = 0
     for i in bar:
-        out[i] = present(backend, images[i], stream, i, params)
+        out[i] = present(backend, images[i], stream, i, params, recorder=recorder)
+        predicted = -1
+        if assignments is not None:
+            predicted = int(diehl_cook.predict(out[i:i + 1], assignments)[0])
+            correct += predicted == split.labels[i]
+            bar.set_postfix(accuracy=f"{correct / (i + 1):.3f}", refresh=False)
+        if recorder is not None:
+            recorder.example_done(i, int(split.labels[i]), predicted, backend.now(), theta)
+    if recorder is not None:
+        recorder.flush()
     return out
 
 
@@ -44,8 +61,9 @@ def metrics_of(labels: np.ndarray, predictions: np.ndarray, n_classes: int = 10)
 
 def evaluate(run_dir: Path, split: str = "test", examples: int | None = None,
              label_examples: int | None = None, backend_name: str = "nest", data_dir=None,
-             progress: bool = True) -> dict:
-    """Label the neurons on training examples, test on ``split`` and write metrics.json."""
+             progress: bool = True, recording: RecordingPlan | None = None) -> dict:
+    """Label the neurons on training examples, test on ``split`` and write metrics.json;
+    with ``recording``, Neo recordings of both phases into ``run_dir/recordings``."""
     run_dir = Path(run_dir)
     ckpt = checkpoint.load(run_dir)
     params = load_defaults(ckpt.model).with_values(ckpt.parameters, "checkpoint")
@@ -65,14 +83,26 @@ def evaluate(run_dir: Path, split: str = "test", examples: int | None = None,
         raise ValueError(f"unknown split {split!r}: use 'test' or 'validation'")
     target = only_digits(target, digits)
     target = target.subset(np.arange(min(n_test, len(target))))
+    ckpt.check_inputs(target.images.shape[1:], f"the {split} split")
 
+    if recording is not None:
+        recording = recording.for_network(params.network.n_excitatory)
     backend, _ = open_network(params, backend_name, ckpt.weights, ckpt.delays, ckpt.theta,
-                              plastic=False)
+                              plastic=False, recording=recording)
+    recorders = {}
+    if recording is not None:
+        annotations = block_annotations(params, ckpt.model, target.images.shape[1:],
+                                        backend_name)
+        for phase in ("label", split):
+            recorders[phase] = Recorder(recording, run_dir, phase, annotations)
+            recorders[phase].attach(backend)
     start = time.perf_counter()
-    label_responses = responses(backend, labelling, "label", params, progress)
+    label_responses = responses(backend, labelling, "label", params, progress,
+                                recorders.get("label"), theta=ckpt.theta)
     assignments = diehl_cook.assign_labels(label_responses, labelling.labels)
     mid = time.perf_counter()
-    test_responses = responses(backend, target, split, params, progress)
+    test_responses = responses(backend, target, split, params, progress, recorders.get(split),
+                               assignments, ckpt.theta)
     end = time.perf_counter()
     backend.end()
     predictions = diehl_cook.predict(test_responses, assignments)

@@ -1,5 +1,10 @@
 """The parameter file and its overrides: every value documented, every mistake refused."""
+import tempfile
+from pathlib import Path
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from spiking_mnist.models import diehl_cook
 from spiking_mnist.models.parameters import ConfigError, load_defaults, load_parameters
@@ -73,3 +78,85 @@ def test_impossible_combinations(overrides, fragment):
 
 def test_defaults_are_valid():
     diehl_cook.validate(load_defaults("diehl_cook"))
+
+
+# --- property-based: random and mutated input gets a value or a ConfigError, nothing else ---
+
+DEFAULTS = load_defaults("diehl_cook")
+NAMES = [(s, k) for s, entries in DEFAULTS.values().items() for k in entries]
+ANY_VALUE = st.one_of(st.integers(-10**30, 10**30), st.floats(), st.booleans(),
+                      st.text(max_size=8), st.lists(st.integers(), max_size=3),
+                      st.dictionaries(st.text(max_size=4), st.integers(), max_size=2))
+
+
+def defaults_as_toml() -> str:
+    return "".join(f"[{s}]\n" + "".join(f"{k} = {v!r}\n" for k, v in entries.items())
+                   for s, entries in DEFAULTS.values().items()).replace("True", "true")
+
+
+def assert_valid(params) -> None:
+    """Every value of ``params`` has its default's type and lies within its bounds."""
+    for section, key in NAMES:
+        spec, value = params.spec(section, key), getattr(getattr(params, section), key)
+        assert type(value) is type(DEFAULTS.spec(section, key).value), (section, key, value)
+        assert value == value and abs(value) != float("inf")
+        assert spec.min is None or value >= spec.min
+        assert spec.max is None or value <= spec.max
+
+
+def load_or_refuse(text: str):
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "config.toml"
+        path.write_text(text, encoding="utf-8", errors="surrogatepass")
+        try:
+            params = load_parameters("diehl_cook", path)
+        except ConfigError:
+            return None
+    assert_valid(params)
+    try:
+        diehl_cook.validate(params)
+    except ConfigError:
+        pass
+    return params
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=200))
+def test_random_text_as_config_file(text):
+    load_or_refuse(text)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.data())
+def test_mutated_config_file(data):
+    text = defaults_as_toml()
+    for _ in range(data.draw(st.integers(1, 4))):
+        at = data.draw(st.integers(0, len(text)))
+        cut = data.draw(st.integers(0, 5))
+        text = text[:at] + data.draw(st.text(max_size=5)) + text[at + cut:]
+    load_or_refuse(text)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.sampled_from(NAMES), ANY_VALUE, max_size=6))
+def test_random_values_for_known_names(values):
+    nested: dict = {}
+    for (section, key), value in values.items():
+        nested.setdefault(section, {})[key] = value
+    try:
+        params = DEFAULTS.with_values(nested, "test")
+    except ConfigError:
+        return
+    assert_valid(params)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(st.text(max_size=30),
+                          st.builds(lambda name, v: f"{name[0]}.{name[1]}={v}",
+                                    st.sampled_from(NAMES), st.text(max_size=8))), max_size=3))
+def test_random_overrides(overrides):
+    try:
+        params = load_parameters("diehl_cook", None, overrides)
+    except ConfigError:
+        return
+    assert_valid(params)

@@ -1,5 +1,6 @@
-"""Interrupted training: SIGKILL then --resume gives the very weights of an uninterrupted run;
-Ctrl-C writes a checkpoint and exits with 130."""
+"""Reproducibility and interrupted training: the same seed and thread count give the same run;
+SIGKILL then --resume gives the very weights of an uninterrupted run; Ctrl-C writes a
+checkpoint and exits with 130."""
 import json
 import os
 import signal
@@ -47,6 +48,20 @@ def uninterrupted(tmp_path_factory):
     run = tmp_path_factory.mktemp("runs") / "whole"
     assert main(["train", "--run-dir", str(run), *RUN]) == 0
     return state(run)
+
+
+def test_same_seed_and_threads_give_identical_runs(tmp_path, uninterrupted):
+    run = tmp_path / "again"
+    assert main(["train", "--run-dir", str(run), *RUN]) == 0
+    weights, theta, spikes, seen = state(run)
+    assert spikes == uninterrupted[2] and spikes > 0
+    assert np.array_equal(weights, uninterrupted[0]) and np.array_equal(theta, uninterrupted[1])
+
+
+def test_another_seed_gives_another_run(tmp_path, uninterrupted):
+    run = tmp_path / "other"
+    assert main(["train", "--run-dir", str(run), *RUN, "--set", "simulation.seed=2"]) == 0
+    assert not np.array_equal(state(run)[0], uninterrupted[0])
 
 
 def test_killed_run_resumes_bit_identical(tmp_path, uninterrupted):

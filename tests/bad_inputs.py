@@ -1,0 +1,253 @@
+"""Every bad input we know of, as a ``spiking-mnist`` call, and the message it gets.
+
+``tests/test_bad_input.py`` runs each case and checks the message is in
+``docs/bad-input.md``; ``python tests/bad_inputs.py > docs/bad-input.md`` rewrites that table.
+Paths inside the temporary directory of a case are shown as ``TMP``.
+"""
+from __future__ import annotations
+
+import contextlib
+import errno
+import gzip
+import io
+import json
+import struct
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+from unittest import mock
+
+import numpy as np
+
+from spiking_mnist.inputs import mnist
+from spiking_mnist.models.parameters import load_defaults
+from spiking_mnist.runners import checkpoint
+from spiking_mnist.runners.cli import main
+
+
+@dataclass
+class Case:
+    """``argv`` (with ``TMP`` for the case's directory) after ``prepare(tmp)``; the exit code
+    and a fragment the message must contain. ``patches(tmp)`` gives context managers that
+    stand in for the world (a missing package, a full disk); ``after(tmp)`` checks what the
+    case left behind."""
+
+    what: str
+    argv: str
+    code: int
+    fragment: str
+    prepare: Callable[[Path], None] = lambda tmp: None
+    patches: Callable[[Path], list] = field(default=lambda tmp: [])
+    after: Callable[[Path], None] = lambda tmp: None
+
+
+# --- data ------------------------------------------------------------------------------
+
+def _idx(array: np.ndarray) -> bytes:
+    return struct.pack(f">BBBB{array.ndim}I", 0, 0, 8, array.ndim, *array.shape) \
+        + np.ascontiguousarray(array, dtype=np.uint8).tobytes()
+
+
+def write_data(directory: Path, n_train: int = 12, n_test: int = 6, size: int = 28,
+               n_labels: int | None = None, max_label: int = 9) -> Path:
+    """Four small, valid (unless told otherwise) MNIST-format gzip files."""
+    rng = np.random.default_rng(0)
+    directory.mkdir(parents=True, exist_ok=True)
+    for split, n in (("train", n_train), ("test", n_test)):
+        images = rng.integers(0, 256, (n, size, size), dtype=np.uint8)
+        labels = rng.integers(0, max_label + 1, n if n_labels is None else n_labels,
+                              dtype=np.uint8)
+        labels[0] = max_label
+        image_name, label_name = mnist.FILES[split]
+        (directory / f"{image_name}.gz").write_bytes(gzip.compress(_idx(images)))
+        (directory / f"{label_name}.gz").write_bytes(gzip.compress(_idx(labels)))
+    return directory
+
+
+def _mangle(tmp: Path, name: str, how: Callable[[bytes], bytes]) -> None:
+    write_data(tmp / "data")
+    path = tmp / "data" / f"{name}.gz"
+    path.write_bytes(how(path.read_bytes()))
+
+
+def _flip_middle(data: bytes) -> bytes:
+    middle = len(data) // 2
+    return data[:middle] + bytes(b ^ 0xFF for b in data[middle:middle + 64]) \
+        + data[middle + 64:]
+
+
+# --- runs ------------------------------------------------------------------------------
+
+def write_run(run_dir: Path, n: int = 10, n_inputs: int = 784, manifest_n: int | None = None,
+              model: str = "diehl_cook") -> None:
+    """A checkpoint as `train` writes it, with made-up weights, for a data set of >= 20
+    training images."""
+    params = load_defaults("diehl_cook").values()
+    params["network"]["n_excitatory"] = n
+    params["training"]["validation"] = 10
+    rng = np.random.default_rng(0)
+    checkpoint.save(run_dir, checkpoint.Checkpoint(
+        "diehl_cook", params, rng.random((n_inputs, n)), np.ones((n_inputs, n)),
+        np.full(n, 20.0), 100, "nest", {"digits": None, "fired": [], "spikes": 0,
+                                        "train_seconds": 0.0}))
+    manifest_path = run_dir / "checkpoint" / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest["model"] = model
+    if manifest_n is not None:
+        manifest["parameters"]["network"]["n_excitatory"] = manifest_n
+    manifest_path.write_text(json.dumps(manifest))
+
+
+def _truncate_weights(tmp: Path) -> None:
+    write_run(tmp / "run")
+    path = tmp / "run" / "checkpoint" / "weights.npy"
+    path.write_bytes(path.read_bytes()[:1000])
+
+
+def _disk_full_on_second_checkpoint(tmp: Path) -> list:
+    real, calls = checkpoint._write_array, []
+
+    def write(path: Path, array: np.ndarray) -> None:
+        calls.append(path)
+        if len(calls) > 2 * len(checkpoint.ARRAYS):  # the untrained and first checkpoints fit
+            path.write_bytes(b"\x93NUMPY")       # what fitted on the disk
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        real(path, array)
+    return [mock.patch.object(checkpoint, "_write_array", write)]
+
+
+def _first_checkpoint_intact(tmp: Path) -> None:
+    assert checkpoint.load(tmp / "run").examples_seen == 1
+    assert [p.name for p in (tmp / "run").iterdir()] == ["checkpoint"]
+
+
+TINY_TRAINING = "--examples 2 --neurons 5 --digits 0,1 --quiet --set training.checkpoint_every=1"
+
+CASES = [
+    Case("`--data-dir` names a directory that does not exist",
+         "train --run-dir TMP/run --data-dir TMP/nowhere", 2, "TMP/nowhere does not exist"),
+    Case("the data directory is empty",
+         "train --run-dir TMP/run --data-dir TMP/empty", 2, "TMP/empty lacks",
+         prepare=lambda tmp: (tmp / "empty").mkdir()),
+    Case("MNIST is nowhere and the download fails",
+         "train --run-dir TMP/run", 2, "the download failed",
+         patches=lambda tmp: [
+             mock.patch.dict("os.environ", {"XDG_CACHE_HOME": str(tmp / "cache")}),
+             mock.patch.object(mnist, "_shared_dirs", lambda: [tmp / "shared"]),
+             mock.patch.object(mnist, "MIRRORS", ("http://127.0.0.1:9/",))]),
+    Case("a truncated gzip file",
+         "train --run-dir TMP/run --data-dir TMP/data", 2, "corrupt or truncated gzip",
+         prepare=lambda tmp: _mangle(tmp, "train-images-idx3-ubyte",
+                                     lambda data: data[:len(data) // 2])),
+    Case("a corrupt gzip file (bytes changed)",
+         "train --run-dir TMP/run --data-dir TMP/data", 2, "corrupt or truncated gzip",
+         prepare=lambda tmp: _mangle(tmp, "train-images-idx3-ubyte", _flip_middle)),
+    Case("a file that is not IDX (wrong magic number)",
+         "train --run-dir TMP/run --data-dir TMP/data", 2, "is not an IDX file",
+         prepare=lambda tmp: _mangle(tmp, "train-labels-idx1-ubyte",
+                                     lambda data: gzip.compress(b"PK\x03\x04" + b"\0" * 40))),
+    Case("image and label counts differ",
+         "train --run-dir TMP/run --data-dir TMP/data", 2, "do not belong together",
+         prepare=lambda tmp: write_data(tmp / "data", n_labels=11)),
+    Case("labels out of range",
+         "train --run-dir TMP/run --data-dir TMP/data", 2, "MNIST labels are 0..9",
+         prepare=lambda tmp: write_data(tmp / "data", max_label=12)),
+    Case("fewer training images than the validation split takes",
+         "train --run-dir TMP/run --data-dir TMP/data", 2, "holds only 12",
+         prepare=lambda tmp: write_data(tmp / "data")),
+    Case("testing a network trained on 28x28 images with 32x32 images",
+         "evaluate TMP/run --data-dir TMP/data --quiet", 2, "trained on images of 784 pixels",
+         prepare=lambda tmp: (write_run(tmp / "run"),
+                              write_data(tmp / "data", n_train=60, size=32))),
+    Case("a config file that is not TOML",
+         "train --run-dir TMP/run --config TMP/my.toml", 2, "is not valid TOML",
+         prepare=lambda tmp: (tmp / "my.toml").write_text("[network\nn_excitatory = 3\n")),
+    Case("a config file with an unknown key",
+         "train --run-dir TMP/run --config TMP/my.toml", 2, "did you mean 'n_excitatory'",
+         prepare=lambda tmp: (tmp / "my.toml").write_text("[network]\nn_excitory = 400\n")),
+    Case("a config value of the wrong type",
+         "train --run-dir TMP/run --config TMP/my.toml", 2, "must be a number in ms",
+         prepare=lambda tmp: (tmp / "my.toml").write_text('[excitatory]\ntau_m = "100"\n')),
+    Case("N <= 0", "train --run-dir TMP/run --neurons 0", 2, "below its minimum"),
+    Case("a negative input rate",
+         "train --run-dir TMP/run --set encoding.rate_per_intensity=-0.25", 2,
+         "below its minimum"),
+    Case("a time step that does not divide the presentation time",
+         "train --run-dir TMP/run --set simulation.timestep=0.3", 2,
+         "not a whole number of time steps"),
+    Case("a delay shorter than the time step",
+         "train --run-dir TMP/run --set simulation.timestep=1.0 --set exc_to_inh.delay=0.5", 2,
+         "shorter than the time step"),
+    Case("an unknown backend", "train --run-dir TMP/run --backend brian2", 2,
+         "invalid choice: 'brian2'"),
+    Case("`--backend spinnaker` without sPyNNaker installed",
+         "evaluate TMP/run --backend spinnaker", 3, "sPyNNaker is not installed",
+         prepare=lambda tmp: (write_run(tmp / "run"), write_data(tmp / "data", n_train=60)),
+         patches=lambda tmp: [mock.patch.dict(sys.modules, {"spynnaker": None}),
+                              mock.patch.dict("os.environ",
+                                              {"SPIKING_MNIST_DATA": str(tmp / "data")})]),
+    Case("a run directory that already holds a run",
+         "train --run-dir TMP/run", 2, "already holds a run",
+         prepare=lambda tmp: write_run(tmp / "run")),
+    Case("`--resume` of a directory without a checkpoint",
+         "train --resume TMP/run", 2, "holds no checkpoint",
+         prepare=lambda tmp: (tmp / "run").mkdir()),
+    Case("`--resume` with a different N",
+         "train --resume TMP/run --neurons 1600", 2, "with its own parameters",
+         prepare=lambda tmp: write_run(tmp / "run")),
+    Case("checkpoint arrays of a network of another size (seed 003: 400 vs 1600)",
+         "evaluate TMP/run", 2, "do not fit its own network of 1600",
+         prepare=lambda tmp: write_run(tmp / "run", n=400, manifest_n=1600)),
+    Case("a checkpoint of another model",
+         "evaluate TMP/run", 2, "holds a 'patch_hierarchy' model",
+         prepare=lambda tmp: write_run(tmp / "run", model="patch_hierarchy")),
+    Case("a damaged checkpoint file", "evaluate TMP/run", 2, "it is damaged",
+         prepare=_truncate_weights),
+    Case("the disk fills up while a checkpoint is written",
+         f"train --run-dir TMP/run {TINY_TRAINING}", 2, "No space left on device",
+         patches=_disk_full_on_second_checkpoint, after=_first_checkpoint_intact),
+]
+
+
+def run(case: Case, tmp: Path) -> tuple[int, str]:
+    """Prepare ``case`` in ``tmp``, run it; (exit code, stderr with ``tmp`` shown as TMP)."""
+    case.prepare(tmp)
+    argv = case.argv.replace("TMP", str(tmp)).split()
+    err = io.StringIO()
+    with contextlib.ExitStack() as stack:
+        for patch in case.patches(tmp):
+            stack.enter_context(patch)
+        stack.enter_context(contextlib.redirect_stderr(err))
+        stack.enter_context(contextlib.redirect_stdout(io.StringIO()))
+        try:
+            code = main(argv)
+        except SystemExit as exit_:  # argparse: its usage text (omitted here), then the error
+            code = exit_.code
+            err = io.StringIO(err.getvalue().strip().splitlines()[-1])
+    return code, err.getvalue().replace(str(tmp), "TMP").strip()
+
+
+def as_cell(text: str) -> str:
+    """``text`` as one cell of a Markdown table."""
+    return text.replace("|", "\\|").replace("\n", "<br>")
+
+
+def table() -> str:
+    lines = ["# Bad input and what the user sees", "",
+             "Every case is run by `tests/test_bad_input.py`, which checks the message below is "
+             "still the one printed; `python tests/bad_inputs.py > docs/bad-input.md` rewrites "
+             "this file. `TMP` stands for the directory the case ran in. Exit codes: 2 bad "
+             "input (data, configuration, run directory, disk), 3 backend unavailable.", "",
+             "| bad input | command | exit | message |", "| --- | --- | --- | --- |"]
+    for case in CASES:
+        with tempfile.TemporaryDirectory() as tmp:
+            code, message = run(case, Path(tmp))
+        lines.append(f"| {case.what} | `spiking-mnist {case.argv}` | {code} | "
+                     f"{as_cell(message)} |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    sys.stdout.write(table())
