@@ -8,16 +8,20 @@ from spiking_mnist.models import diehl_cook
 
 
 def open_network(params, backend_name: str, weights: np.ndarray, delays: np.ndarray,
-                 theta: np.ndarray, plastic: bool):
+                 theta: np.ndarray, plastic: bool, recording=None):
     """Set up the backend, build the network and install the state; returns (backend, network).
 
     With ``plastic`` the input synapses learn by STDP; otherwise they are static (testing).
+    ``recording`` (a :class:`~spiking_mnist.runners.recording.RecordingPlan`) sets up what
+    the backend records.
     """
     backend = open_backend(backend_name, params)
     stdp = params.stdp if plastic else None
     synapse = backend.input_synapse(stdp, params.network.unit_conductance)
     network = diehl_cook.build(backend.sim, params, weights.shape[0], synapse)
     backend.attach(network, stdp)
+    if recording is not None:
+        backend.record(recording.backend_populations(), recording.signals, recording.neurons)
     backend.set_weights(weights)
     backend.set_delays(delays)
     backend.set_thresholds(diehl_cook.Homeostasis(params, theta).thresholds())

@@ -1,6 +1,7 @@
 """Unsupervised training of the Diehl & Cook network: STDP, homeostasis, normalisation."""
 from __future__ import annotations
 
+import json
 import logging
 import signal
 import threading
@@ -12,9 +13,10 @@ from tqdm import tqdm
 
 from spiking_mnist.inputs import mnist
 from spiking_mnist.models import diehl_cook
-from spiking_mnist.models.parameters import load_defaults
+from spiking_mnist.models.parameters import ConfigError, load_defaults
 from spiking_mnist.runners import checkpoint
 from spiking_mnist.runners.presentation import present
+from spiking_mnist.runners.recording import Recorder, RecordingPlan, block_annotations
 from spiking_mnist.runners.session import open_network
 
 log = logging.getLogger("spiking_mnist.train")
@@ -30,9 +32,37 @@ def only_digits(split: mnist.Split, digits) -> mnist.Split:
 def training_split(params, data_dir=None, digits=None) -> mnist.Split:
     """The training images minus the validation set carved from them."""
     full = mnist.load("train", data_dir)
+    if params.training.validation >= len(full):
+        raise ConfigError(f"training.validation = {params.training.validation} examples, but "
+                          f"the training file holds only {len(full)}; set a smaller one, "
+                          "e.g. --set training.validation=" + str(len(full) // 6))
     train, _ = mnist.train_validation_split(full, params.training.validation,
                                             params.simulation.seed)
     return only_digits(train, digits)
+
+
+def add_to_history(run_dir: Path, key: str, entry: dict) -> None:
+    """Append ``entry`` (with ``examples_seen``) to list ``key`` of run_dir/history.json,
+    dropping entries of a later point that a resumed run is now redoing."""
+    path = run_dir / "history.json"
+    history = json.loads(path.read_text()) if path.exists() else {}
+    kept = [h for h in history.get(key, []) if h["examples_seen"] < entry["examples_seen"]]
+    history[key] = kept + [entry]
+    tmp = path.with_name("history.json.tmp")
+    tmp.write_text(json.dumps(history, indent=1))
+    tmp.replace(path)
+
+
+def _validate(run_dir: Path, backend_name: str, data_dir, params) -> None:
+    """Test the checkpoint just written on the validation split; append to history.json."""
+    from spiking_mnist.runners.evaluate import evaluate
+    m = evaluate(run_dir, "validation", params.training.validation_examples,
+                 backend_name=backend_name, data_dir=data_dir, progress=False)
+    add_to_history(run_dir, "validation", {"examples_seen": m["examples_trained"],
+                                           "accuracy": m["accuracy"],
+                                           "examples": m["examples"]})
+    log.info("validation accuracy %.3f after %d examples", m["accuracy"],
+             m["examples_trained"])
 
 
 class ColumnNormaliser:
@@ -61,6 +91,30 @@ class ColumnNormaliser:
             self._backend.set_weights(diehl_cook.normalise_columns(w, self._sum), columns)
         self.fired[:] = False
         self._due_full = False
+
+
+class RunningAccuracy:
+    """D&C's training monitor: each example is predicted with neuron labels assigned from the
+    responses to the ``window`` training examples before it (relabelled every 100)."""
+
+    def __init__(self, window: int, n_neurons: int):
+        self._responses = np.zeros((window, n_neurons), dtype=np.int64)
+        self._labels = np.full(window, -1)
+        self._assignments = None
+        self._seen = 0
+        self._outcomes: list[bool] = []
+
+    def add(self, counts: np.ndarray, label: int) -> float | None:
+        """Record one example; the accuracy over the last ``window`` predictions, if any."""
+        window = len(self._labels)
+        if self._assignments is not None and (self._assignments >= 0).any():
+            predicted = diehl_cook.predict(counts[None], self._assignments)[0]
+            self._outcomes = self._outcomes[-(window - 1):] + [bool(predicted == label)]
+        self._responses[self._seen % window], self._labels[self._seen % window] = counts, label
+        self._seen += 1
+        if self._seen >= window and self._seen % 100 == 0:
+            self._assignments = diehl_cook.assign_labels(self._responses, self._labels)
+        return float(np.mean(self._outcomes)) if self._outcomes else None
 
 
 class TrainingInterrupted(Exception):
@@ -92,10 +146,12 @@ class StopOnInterrupt:
 
 
 def train(run_dir: Path, params, backend_name: str = "nest", data_dir=None,
-          progress: bool = True, digits=None, overwrite: bool = False) -> checkpoint.Checkpoint:
+          progress: bool = True, digits=None, overwrite: bool = False,
+          recording: RecordingPlan | None = None) -> checkpoint.Checkpoint:
     """Train from scratch into ``run_dir``, which must not hold a run unless ``overwrite``.
 
-    ``digits`` restricts training (and later labelling and testing) to those classes.
+    ``digits`` restricts training (and later labelling and testing) to those classes;
+    ``recording`` writes Neo recordings of the chosen training examples.
     """
     run_dir = Path(run_dir)
     if checkpoint.checkpoint_dir(run_dir).exists() and not overwrite:
@@ -106,7 +162,7 @@ def train(run_dir: Path, params, backend_name: str = "nest", data_dir=None,
     if overwrite:
         checkpoint.remove_run(run_dir)
     digits = None if digits is None else sorted({int(d) for d in digits})
-    n_inputs = _training_images(params, data_dir, digits).shape[1]
+    n_inputs = training_split(params, data_dir, digits).images[0].size
     rng = np.random.default_rng(params.simulation.seed)
     weights = diehl_cook.normalise_columns(
         diehl_cook.initial_weights(params, n_inputs, rng), params.normalisation.column_sum)
@@ -116,11 +172,13 @@ def train(run_dir: Path, params, backend_name: str = "nest", data_dir=None,
         theta=diehl_cook.Homeostasis(params).theta, examples_seen=0, backend=backend_name,
         info={"digits": digits, "fired": [], "spikes": 0, "train_seconds": 0.0})
     run_dir.mkdir(parents=True, exist_ok=True)
-    return _continue(run_dir, params, start, backend_name, data_dir, progress)
+    checkpoint.save(run_dir, start)  # the untrained network: a run from its first moment
+    return _continue(run_dir, params, start, backend_name, data_dir, progress, recording)
 
 
 def resume(run_dir: Path, backend_name: str = "nest", data_dir=None, progress: bool = True,
-           examples: int | None = None) -> checkpoint.Checkpoint:
+           examples: int | None = None,
+           recording: RecordingPlan | None = None) -> checkpoint.Checkpoint:
     """Continue the run in ``run_dir`` from its checkpoint, up to ``training.examples`` (or
     ``examples``, to train further)."""
     ckpt = checkpoint.load(run_dir)
@@ -131,37 +189,46 @@ def resume(run_dir: Path, backend_name: str = "nest", data_dir=None, progress: b
         raise checkpoint.CheckpointError(
             f"{run_dir} has already seen {ckpt.examples_seen} examples; pass --examples with "
             "a larger total to train further")
-    return _continue(Path(run_dir), params, ckpt, backend_name, data_dir, progress)
-
-
-def _training_images(params, data_dir, digits) -> np.ndarray:
-    data = training_split(params, data_dir, digits)
-    if len(data) == 0:
-        raise mnist.DatasetError(f"no training examples of digits {digits}")
-    return data.images.reshape(len(data), -1)
+    return _continue(Path(run_dir), params, ckpt, backend_name, data_dir, progress, recording)
 
 
 def _continue(run_dir: Path, params, ckpt: checkpoint.Checkpoint, backend_name: str,
-              data_dir, progress: bool) -> checkpoint.Checkpoint:
+              data_dir, progress: bool, recording: RecordingPlan | None) -> checkpoint.Checkpoint:
     """Train from the state in ``ckpt`` to ``training.examples``, checkpointing as set.
 
     The simulation is restarted from every checkpoint it writes (fresh membranes and traces,
     the saved weights, theta and pending normalisations), so a run resumed from a periodic
     checkpoint is bit-identical to one never interrupted, for a given thread count.
     """
-    images = _training_images(params, data_dir, ckpt.info["digits"])
+    data = training_split(params, data_dir, ckpt.info["digits"])
+    if len(data) == 0:
+        raise mnist.DatasetError(f"no training examples of digits {ckpt.info['digits']}")
+    ckpt.check_inputs(data.images.shape[1:], "the training split")
+    images = data.images.reshape(len(data), -1)
     order = np.random.default_rng((params.simulation.seed, 1)).permutation(len(images))
     n_examples, every = params.training.examples, params.training.checkpoint_every
+    validate_every = params.training.validate_every
     k, spikes = ckpt.examples_seen, ckpt.info["spikes"]
     seconds = seconds_start = ckpt.info["train_seconds"]
     k_start = ckpt.examples_seen
     homeostasis = diehl_cook.Homeostasis(params, ckpt.theta.copy())
     bar = tqdm(total=n_examples, initial=k, desc="train", unit="ex", disable=not progress,
                dynamic_ncols=True)
+    monitor = RunningAccuracy(params.training.running_accuracy_window,
+                              params.network.n_excitatory)
+    accuracy = None
+    if recording is not None:
+        recording = recording.for_network(params.network.n_excitatory)
+    recorder = None if recording is None else Recorder(
+        recording, run_dir, "train",
+        block_annotations(params, ckpt.model, data.images.shape[1:], backend_name),
+        fresh=ckpt.examples_seen == 0)
     with StopOnInterrupt() as stop:
         while k < n_examples:
             backend, _ = open_network(params, backend_name, ckpt.weights, ckpt.delays,
-                                      homeostasis.theta, plastic=True)
+                                      homeostasis.theta, plastic=True, recording=recording)
+            if recorder is not None:
+                recorder.attach(backend)
             normaliser = ColumnNormaliser(backend, params.normalisation.column_sum,
                                           params.normalisation.full_every,
                                           params.network.n_excitatory)
@@ -176,12 +243,18 @@ def _continue(run_dir: Path, params, ckpt: checkpoint.Checkpoint, backend_name: 
             began = time.perf_counter()
             while k < segment_end and not stop.requested:
                 normaliser.example_started(k)
-                counts = present(backend, images[order[k % len(order)]], "train", k, params,
-                                 normaliser, after_showing)
+                row = order[k % len(order)]
+                counts = present(backend, images[row], "train", k, params, normaliser,
+                                 after_showing, recorder)
+                if recorder is not None:
+                    recorder.example_done(k, int(data.labels[row]), -1, backend.now(),
+                                          homeostasis.theta)
+                accuracy = monitor.add(counts, int(data.labels[row]))
                 spikes += int(counts.sum())
                 k += 1
                 bar.update(1)
-                bar.set_postfix(spikes_per_ex=f"{spikes / k:.1f}", refresh=False)
+                bar.set_postfix(spikes_per_ex=f"{spikes / k:.1f}", refresh=False,
+                                **({} if accuracy is None else {"acc~": f"{accuracy:.2f}"}))
             seconds += time.perf_counter() - began
             # the normalisation the next showing would start with: saved weights are then
             # what D&C test with, not the last winner's column grown by ~20 units
@@ -196,8 +269,16 @@ def _continue(run_dir: Path, params, ckpt: checkpoint.Checkpoint, backend_name: 
                       "train_examples_per_second":
                           (k - k_start) / max(seconds - seconds_start, 1e-9),
                       "mean_spikes_per_example": spikes / max(k, 1)})
+            if recorder is not None:
+                recorder.flush()
             backend.end()
             checkpoint.save(run_dir, ckpt)
+            if accuracy is not None:
+                add_to_history(run_dir, "training", {
+                    "examples_seen": k, "accuracy": accuracy,
+                    "window": params.training.running_accuracy_window})
+            if validate_every and k % validate_every == 0 and not stop.requested:
+                _validate(run_dir, backend_name, data_dir, params)
             if stop.requested and k < n_examples:
                 bar.close()
                 raise TrainingInterrupted(

@@ -1,0 +1,256 @@
+"""Neo recordings of chosen populations, variables and examples, flushed to disk in chunks.
+
+The layout of the files is documented in ``docs/recordings.md``. A chunk of ``chunk``
+recorded examples is held in memory as numpy arrays, then written as one Neo Block with one
+Segment, so memory stays bounded however many examples are recorded.
+"""
+from __future__ import annotations
+
+import dataclasses
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from spiking_mnist.models.parameters import ConfigError
+
+POPULATIONS = ("input", "excitatory", "inhibitory")
+VARIABLES = ("spikes", "v", "gsyn_exc", "gsyn_inh", "theta")
+FORMATS = {"nix": ".nix", "pickle": ".pkl"}
+
+
+@dataclass(frozen=True)
+class ExampleSelection:
+    """Which example indices of a phase are recorded: all, every n-th, or a set."""
+
+    every: int = 1
+    indices: frozenset[int] | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> "ExampleSelection":
+        """``all``, ``every:N``, or indices and ranges such as ``0-9,15,20``."""
+        text = text.strip()
+        if text == "all":
+            return cls()
+        if m := re.fullmatch(r"every:(\d+)", text):
+            if int(m[1]) < 1:
+                raise ConfigError("--record-examples every:N needs N >= 1")
+            return cls(every=int(m[1]))
+        indices: set[int] = set()
+        for part in text.split(","):
+            m = re.fullmatch(r"\s*(\d+)\s*(?:-\s*(\d+)\s*)?", part)
+            if not m or (m[2] is not None and int(m[2]) < int(m[1])):
+                raise ConfigError(f"--record-examples {text!r}: write all, every:N, or "
+                                  "indices and ranges such as 0-9,15")
+            indices.update(range(int(m[1]), int(m[2] or m[1]) + 1))
+        return cls(indices=frozenset(indices))
+
+    def __contains__(self, example: int) -> bool:
+        if self.indices is not None:
+            return example in self.indices
+        return example % self.every == 0
+
+
+@dataclass(frozen=True)
+class RecordingPlan:
+    """What to record: ``populations`` (of :data:`POPULATIONS`), ``variables`` (of
+    :data:`VARIABLES`), the ``examples`` selected, the ``neurons`` (indices) whose signals
+    are kept, the file ``format`` and the recorded examples per file (``chunk``)."""
+
+    populations: tuple[str, ...]
+    variables: tuple[str, ...] = ("spikes",)
+    examples: ExampleSelection = ExampleSelection()
+    neurons: tuple[int, ...] = tuple(range(10))
+    format: str = "nix"
+    chunk: int = 1000
+
+    def __post_init__(self):
+        for name, given, known in (("population", self.populations, POPULATIONS),
+                                   ("variable", self.variables, VARIABLES)):
+            unknown = sorted(set(given) - set(known))
+            if unknown:
+                raise ConfigError(f"cannot record {name} {', '.join(unknown)}; "
+                                  f"choose from {', '.join(known)}")
+        if self.format not in FORMATS:
+            raise ConfigError(f"unknown recording format {self.format!r}; choose nix or pickle")
+        if self.chunk < 1:
+            raise ConfigError("--record-chunk must be at least 1 example")
+
+    def for_network(self, n_excitatory: int) -> "RecordingPlan":
+        """This plan with the neurons a network of ``n_excitatory`` neurons has."""
+        return dataclasses.replace(self, neurons=tuple(i for i in self.neurons
+                                                       if i < n_excitatory))
+
+    @property
+    def signals(self) -> tuple[str, ...]:
+        """The sampled variables (v, gsyn_exc, gsyn_inh) asked for."""
+        return tuple(v for v in self.variables if v in ("v", "gsyn_exc", "gsyn_inh"))
+
+    def backend_populations(self) -> tuple[str, ...]:
+        """Populations whose activity the backend records (inputs are known on the host)."""
+        return tuple(p for p in self.populations if p != "input")
+
+
+def block_annotations(params, model: str, image_shape, backend: str) -> dict:
+    """What every recorded Block says about the network that made it."""
+    return {"model": model, "n_excitatory": params.network.n_excitatory,
+            "image_shape": [int(n) for n in image_shape], "backend": backend,
+            "timestep": params.simulation.timestep, "presentation": params.encoding.presentation,
+            "rest": params.encoding.rest, "v_thresh": params.excitatory.v_thresh,
+            "theta_offset": params.theta.offset}
+
+
+class Recorder:
+    """Collects the recorded examples of one phase and writes them to ``run_dir``.
+
+    ``annotations`` (see :func:`block_annotations`) go on every Block. Unless ``fresh`` is
+    false (a resumed training), files of an earlier recording of the phase are removed.
+    """
+
+    def __init__(self, plan: RecordingPlan, run_dir: Path, phase: str, annotations: dict,
+                 fresh: bool = True):
+        self.plan, self.phase = plan, phase
+        self.directory = Path(run_dir) / "recordings" / phase
+        self.directory.mkdir(parents=True, exist_ok=True)
+        if fresh:  # a new recording of the phase replaces the old one, whole
+            for old in self.directory.glob("chunk-*"):
+                old.unlink()
+        n = annotations["n_excitatory"]
+        self._counts = {"input": int(np.prod(annotations["image_shape"])), "excitatory": n,
+                        "inhibitory": n}
+        self._annotations = annotations
+        self._backend = None
+        self._clear()
+
+    def _clear(self) -> None:
+        self._spikes = {p: [] for p in self.plan.populations}
+        self._signals: dict[tuple[str, str], list] = {}
+        self._epochs: list[tuple] = []
+        self._theta: list[tuple[float, np.ndarray]] = []
+        self._showings = 0
+        self._example_start: float | None = None
+
+    def attach(self, backend) -> None:
+        """Take recordings from ``backend``, set up by ``open_network(..., recording=plan)``
+        (a new one after each simulation restart)."""
+        self._backend = backend
+
+    def showing(self, example: int, start: float, input_times: list[np.ndarray]) -> None:
+        """One showing of ``example`` began at ``start`` (ms) with these input spike times
+        (relative, per input) and has been run; take what the backend recorded."""
+        recorded = self._backend.take_recorded()
+        if example not in self.plan.examples:
+            return
+        if self._example_start is None:
+            self._example_start = start
+        self._showings += 1
+        if "input" in self.plan.populations:
+            sizes = [t.size for t in input_times]
+            self._spikes["input"].append((np.concatenate(input_times) + start,
+                                          np.repeat(np.arange(len(sizes)), sizes)))
+        for population, data in recorded.items():
+            if "spikes" in self.plan.variables:
+                self._spikes[population].append(data["spikes"])
+            for signal in self.plan.signals:
+                self._signals.setdefault((population, signal), []).append(data[signal])
+
+    def example_done(self, example: int, label: int, predicted: int, end: float,
+                     theta: np.ndarray | None = None) -> None:
+        """Close ``example`` (true ``label``, ``predicted`` or -1) at time ``end`` (ms)."""
+        if example not in self.plan.examples:
+            return
+        self._epochs.append((self._example_start, end - self._example_start, example, label,
+                             predicted, self._showings))
+        if "theta" in self.plan.variables and theta is not None:
+            self._theta.append((end, np.asarray(theta)[list(self.plan.neurons)]))
+        self._showings, self._example_start = 0, None
+        if len(self._epochs) >= self.plan.chunk:
+            self.flush()
+
+    def flush(self) -> Path | None:
+        """Write the examples collected so far as one file; None if there were none."""
+        if not self._epochs:
+            return None
+        path = self.directory / f"chunk-{self._epochs[0][2]:06d}{FORMATS[self.plan.format]}"
+        block = self._block()
+        _write(block, path, self.plan.format)
+        self._clear()
+        return path
+
+    def _block(self):
+        import neo
+        import quantities as pq
+
+        epochs = np.array(self._epochs, dtype=float)
+        t_start, t_stop = epochs[0, 0], float((epochs[:, 0] + epochs[:, 1]).max())
+        block = neo.Block(name=f"{self.phase} examples {int(epochs[0, 2])}-{int(epochs[-1, 2])}",
+                          phase=self.phase, **self._annotations)
+        segment = neo.Segment(name=block.name)
+        block.segments.append(segment)
+        for population, pieces in self._spikes.items():
+            if not pieces:
+                continue
+            times = np.concatenate([p[0] for p in pieces])
+            index = np.concatenate([p[1] for p in pieces])
+            order = np.lexsort((times, index))
+            times, index = times[order], index[order]
+            bounds = np.searchsorted(index, np.arange(self._counts[population] + 1))
+            for i in range(self._counts[population]):
+                segment.spiketrains.append(neo.SpikeTrain(
+                    times[bounds[i]:bounds[i + 1]], units="ms", t_start=t_start * pq.ms,
+                    t_stop=t_stop * pq.ms, population=population, index=i))
+        for (population, signal), pieces in self._signals.items():
+            for times, values in _regular_runs(pieces, self.plan.neurons,
+                                               self._annotations["timestep"]):
+                segment.analogsignals.append(neo.AnalogSignal(
+                    values, units="mV" if signal == "v" else "nS",
+                    sampling_period=self._annotations["timestep"] * pq.ms,
+                    t_start=times[0] * pq.ms, name=signal, population=population,
+                    array_annotations={"index": np.array(self.plan.neurons)}))
+        if self._theta:
+            segment.irregularlysampledsignals.append(neo.IrregularlySampledSignal(
+                [t for t, _ in self._theta] * pq.ms, np.array([v for _, v in self._theta]),
+                units="mV", time_units="ms", name="theta",
+                array_annotations={"index": np.array(self.plan.neurons)}))
+        segment.epochs.append(neo.Epoch(
+            times=epochs[:, 0] * pq.ms, durations=epochs[:, 1] * pq.ms,
+            labels=np.array([str(int(k)) for k in epochs[:, 2]]), name="examples",
+            array_annotations={"example": epochs[:, 2].astype(int),
+                               "label": epochs[:, 3].astype(int),
+                               "predicted": epochs[:, 4].astype(int),
+                               "showings": epochs[:, 5].astype(int)}))
+        return block
+
+
+def _regular_runs(pieces, neurons, timestep: float):
+    """Join the (times, index, values) pieces of one signal into (times, values (samples,
+    neurons)) runs without gaps: one per stretch of consecutive recorded showings."""
+    times = np.concatenate([p[0] for p in pieces])
+    index = np.concatenate([p[1] for p in pieces])
+    values = np.concatenate([p[2] for p in pieces])
+    column = {n: k for k, n in enumerate(neurons)}
+    samples = np.unique(times)
+    table = np.full((samples.size, len(neurons)), np.nan)
+    table[np.searchsorted(samples, times), [column[i] for i in index]] = values
+    gaps = np.flatnonzero(np.diff(samples) > 1.5 * timestep) + 1
+    for rows in np.split(np.arange(samples.size), gaps):
+        if rows.size:
+            yield samples[rows], table[rows]
+
+
+def _write(block, path: Path, fmt: str) -> None:
+    """``block`` into ``path`` (replaced if it exists), via a temporary file."""
+    import neo
+
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.unlink(missing_ok=True)
+    if fmt == "nix":
+        io = neo.NixIO(str(tmp), mode="ow")
+        try:
+            io.write_block(block)
+        finally:
+            io.close()
+    else:
+        neo.PickleIO(str(tmp)).write_block(block)
+    tmp.replace(path)

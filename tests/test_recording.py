@@ -1,0 +1,126 @@
+"""Neo recordings: the chosen examples, populations and variables, reloadable in a fresh
+process, agreeing with the spike counts the runners computed."""
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from spiking_mnist.inputs.encoding import poisson_spike_times, rates_hz, spike_rng
+from spiking_mnist.models.parameters import ConfigError, load_defaults, load_parameters
+from spiking_mnist.runners.evaluate import evaluate
+from spiking_mnist.runners.recording import ExampleSelection, RecordingPlan
+from spiking_mnist.runners.train import train
+
+RELOAD = """
+import json, sys
+from pathlib import Path
+import neo
+out = {}
+for path in sorted(Path(sys.argv[1]).glob("chunk-*")):
+    io = neo.NixIO(str(path), mode="ro") if path.suffix == ".nix" else neo.PickleIO(str(path))
+    block = io.read_block()
+    seg = block.segments[0]
+    epoch = [e for e in seg.epochs if e.name == "examples"][0]
+    for k, (start, duration) in enumerate(zip(epoch.times.magnitude, epoch.durations.magnitude)):
+        example = int(epoch.array_annotations["example"][k])
+        counts = {}
+        for st in seg.spiketrains:
+            t = st.magnitude
+            n = int(((t > start) & (t <= start + block.annotations["presentation"])).sum())
+            if n:
+                pop = st.annotations["population"]
+                counts.setdefault(pop, {})[str(st.annotations["index"])] = n
+        out[example] = {"label": int(epoch.array_annotations["label"][k]),
+                        "predicted": int(epoch.array_annotations["predicted"][k]),
+                        "showings": int(epoch.array_annotations["showings"][k]),
+                        "counts": counts, "file": path.name,
+                        "signals": sorted({(s.name, s.annotations["population"], s.shape[1])
+                                           for s in seg.analogsignals}),
+                        "theta": [s.shape[0] for s in seg.irregularlysampledsignals]}
+    if hasattr(io, "close"):
+        io.close()
+print(json.dumps({"examples": out, "simulators": [m for m in ("nest", "pyNN.nest") if m in sys.modules]}))
+"""
+
+
+def reload(directory):
+    """What a fresh process that imports only neo reads back, per example."""
+    result = subprocess.run([sys.executable, "-c", RELOAD, str(directory)],
+                            capture_output=True, text=True, check=True)
+    data = json.loads(result.stdout)
+    assert data["simulators"] == []
+    return {int(k): v for k, v in data["examples"].items()}
+
+
+def test_example_selection():
+    assert [k for k in range(10) if k in ExampleSelection.parse("every:3")] == [0, 3, 6, 9]
+    assert [k for k in range(10) if k in ExampleSelection.parse("1-3,7")] == [1, 2, 3, 7]
+    assert all(k in ExampleSelection.parse("all") for k in range(5))
+    for bad in ("every:0", "3-1", "x", "1,,2"):
+        with pytest.raises(ConfigError):
+            ExampleSelection.parse(bad)
+
+
+def test_plan_refuses_unknown_names():
+    with pytest.raises(ConfigError, match="choose from input"):
+        RecordingPlan(populations=("output",))
+    with pytest.raises(ConfigError, match="variable w"):
+        RecordingPlan(populations=("excitatory",), variables=("w",))
+
+
+@pytest.fixture(scope="module")
+def untrained_run(tmp_path_factory):
+    run = tmp_path_factory.mktemp("rec") / "run"
+    train(run, load_parameters("diehl_cook", None, ["network.n_excitatory=10",
+                                                    "training.examples=0"]), progress=False)
+    return run
+
+
+@pytest.mark.parametrize("fmt", ["nix", "pickle"])
+def test_test_recording_matches_counts_and_labels(untrained_run, fmt):
+    plan = RecordingPlan(populations=("input", "excitatory", "inhibitory"),
+                         variables=("spikes", "v", "theta"), examples=ExampleSelection.parse("0-4"),
+                         neurons=(0, 3), format=fmt, chunk=3)
+    evaluate(untrained_run, "test", examples=6, label_examples=4, progress=False,
+             recording=plan)
+    saved = np.load(untrained_run / "responses-test.npz")
+    test = reload(untrained_run / "recordings" / "test")
+    assert sorted(test) == [0, 1, 2, 3, 4]                       # example 5 not chosen
+    suffix = {"nix": ".nix", "pickle": ".pkl"}[fmt]
+    assert {v["file"] for v in test.values()} == {f"chunk-000000{suffix}", f"chunk-000003{suffix}"}
+    assert sorted(reload(untrained_run / "recordings" / "label")) == [0, 1, 2, 3]
+    from spiking_mnist.inputs import mnist
+    images = mnist.load("test").images
+    params = load_defaults("diehl_cook")
+    for k, example in test.items():
+        assert example["label"] == saved["labels"][k]
+        assert example["predicted"] == saved["predictions"][k]
+        assert example["signals"] == [["v", "excitatory", 2], ["v", "inhibitory", 2]]
+        assert example["theta"] == [3 if k < 3 else 2]
+        if example["showings"] == 1:   # spikes of the presentation window = the counts used
+            exc = example["counts"].get("excitatory", {})
+            assert [exc.get(str(i), 0) for i in range(10)] == saved["responses"][k].tolist()
+            enc = params.encoding
+            expected = poisson_spike_times(
+                rates_hz(images[k], enc.rate_per_intensity, enc.initial_intensity),
+                enc.presentation, params.simulation.timestep,
+                spike_rng(params.simulation.seed, "test", k, 0))
+            got = example["counts"]["input"]
+            assert {str(i): t.size for i, t in enumerate(expected) if t.size} == got
+
+
+def test_training_records_every_nth_example_with_theta(tmp_path):
+    plan = RecordingPlan(populations=("excitatory",), variables=("spikes", "theta"),
+                         examples=ExampleSelection.parse("every:2"), neurons=tuple(range(5)))
+    run = tmp_path / "run"
+    train(run, load_parameters("diehl_cook", None, ["network.n_excitatory=5",
+                                                    "training.examples=6",
+                                                    "training.checkpoint_every=4"]),
+          progress=False, recording=plan)
+    recorded = reload(run / "recordings" / "train")
+    assert sorted(recorded) == [0, 2, 4]
+    # a file per simulation (checkpoints restart it): examples 0-3, then 4-5
+    assert {recorded[0]["file"], recorded[4]["file"]} == {"chunk-000000.nix", "chunk-000004.nix"}
+    assert all(v["predicted"] == -1 for v in recorded.values())
