@@ -137,9 +137,10 @@ def _train(args) -> int:
     ckpt = train(args.run_dir, params, args.backend, args.data_dir, progress=not args.quiet,
                  digits=args.digits, overwrite=args.overwrite,
                  recording=_recording_plan(args, "every:100"))
-    rate = ckpt.info["train_examples_per_second"]
-    print(f"trained {ckpt.examples_seen} examples at {rate:.2f} examples/s; "
-          f"checkpoint in {args.run_dir}/checkpoint")
+    rate = ckpt.info.get("train_examples_per_second")
+    print(f"trained {ckpt.examples_seen} examples"
+          + ("" if rate is None else f" at {rate:.2f} examples/s")
+          + f"; checkpoint in {args.run_dir}/checkpoint")
     return 0
 
 

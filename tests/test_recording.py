@@ -9,6 +9,7 @@ import pytest
 
 from spiking_mnist.inputs.encoding import poisson_spike_times, rates_hz, spike_rng
 from spiking_mnist.models.parameters import ConfigError, load_defaults, load_parameters
+from spiking_mnist.runners.cli import main
 from spiking_mnist.runners.evaluate import evaluate
 from spiking_mnist.runners.recording import ExampleSelection, RecordingPlan
 from spiking_mnist.runners.train import train
@@ -73,8 +74,8 @@ def test_plan_refuses_unknown_names():
 @pytest.fixture(scope="module")
 def untrained_run(tmp_path_factory):
     run = tmp_path_factory.mktemp("rec") / "run"
-    train(run, load_parameters("diehl_cook", None, ["network.n_excitatory=10",
-                                                    "training.examples=0"]), progress=False)
+    assert main(["train", "--run-dir", str(run), "--neurons", "10", "--examples", "0",
+                 "--quiet"]) == 0   # an untrained network, checkpointed
     return run
 
 
