@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections import deque
 import signal
 import threading
 import time
@@ -102,14 +103,14 @@ class RunningAccuracy:
         self._labels = np.full(window, -1)
         self._assignments = None
         self._seen = 0
-        self._outcomes: list[bool] = []
+        self._outcomes: deque[bool] = deque(maxlen=window)
 
     def add(self, counts: np.ndarray, label: int) -> float | None:
         """Record one example; the accuracy over the last ``window`` predictions, if any."""
         window = len(self._labels)
         if self._assignments is not None and (self._assignments >= 0).any():
             predicted = diehl_cook.predict(counts[None], self._assignments)[0]
-            self._outcomes = self._outcomes[-(window - 1):] + [bool(predicted == label)]
+            self._outcomes.append(bool(predicted == label))
         self._responses[self._seen % window], self._labels[self._seen % window] = counts, label
         self._seen += 1
         if self._seen >= window and self._seen % 100 == 0:
