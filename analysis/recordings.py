@@ -48,16 +48,16 @@ class Signal:
 
 @dataclass(frozen=True)
 class Examples:
-    """The ``examples`` Epoch: ``start`` of each example's first showing and ``duration`` of
-    all its showings (ms), its ``example`` index in the phase, true ``label``, ``predicted``
-    digit (-1: none) and number of ``showings``."""
+    """The ``examples`` Epoch, one row per showing: its ``start`` and ``duration`` (ms), the
+    ``example`` index in the phase, true ``label``, ``predicted`` digit (-1: none, or not the
+    example's last showing) and which ``showing`` of the example it is (1 = first)."""
 
     start: np.ndarray
     duration: np.ndarray
     example: np.ndarray
     label: np.ndarray
     predicted: np.ndarray
-    showings: np.ndarray
+    showing: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -103,21 +103,15 @@ class Chunk:
             raise _invalid(path, f"lacks the annotation {err}") from None
 
     def position(self, example: int) -> int | None:
-        """Where ``example`` (index in the phase) is in this chunk, None if elsewhere."""
+        """The row of the last showing of ``example`` (index in the phase) in this chunk:
+        the one whose excitatory spikes count as its response; None if elsewhere."""
         hits = np.flatnonzero(self.examples.example == example)
-        return int(hits[0]) if hits.size else None
-
-    def last_showing(self, position: int) -> float:
-        """Start (ms) of the last showing of the example at ``position``: the one whose
-        excitatory spikes count as its response."""
-        ex = self.examples
-        return float(ex.start[position]
-                     + (ex.showings[position] - 1) * (self.presentation + self.rest))
+        return int(hits[np.argmax(self.examples.showing[hits])]) if hits.size else None
 
     def input_spikes(self, position: int) -> tuple[np.ndarray, np.ndarray]:
-        """Input spikes of the last showing of the example at ``position`` (all in its
-        presentation): times (ms from the showing's start) and pixel indices."""
-        start = self.last_showing(position)
+        """Input spikes of the showing at ``position`` (all in its presentation): times
+        (ms from the showing's start) and pixel indices."""
+        start = float(self.examples.start[position])
         spikes = self.spikes["input"].between(start, start + self.presentation + self.rest)
         return spikes.times - start, spikes.index
 
@@ -209,4 +203,4 @@ def _examples(epoch) -> Examples:
     ann = epoch.array_annotations
     return Examples(epoch.times.rescale("ms").magnitude, epoch.durations.rescale("ms").magnitude,
                     *(np.atleast_1d(ann[k]).astype(int)
-                      for k in ("example", "label", "predicted", "showings")))
+                      for k in ("example", "label", "predicted", "showing")))

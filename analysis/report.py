@@ -179,7 +179,7 @@ def example_figures(run: RunFiles, scan: Scan, example: int, neurons: list[int] 
         times, pixels = chunk.input_spikes(at)
         made["input-frames"] = figures.input_frames(
             times, pixels, chunk.image_shape, chunk.presentation,
-            title=f"{about}: input spikes of its last showing ({ex.showings[at]} in all)")
+            title=f"{about}: input spikes of its last showing (showing {ex.showing[at]})")
         made["input-raster-3d"] = figures.input_raster_3d(
             times, pixels, chunk.image_shape, title=f"{about}: input spikes of its last showing")
     else:

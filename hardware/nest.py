@@ -86,7 +86,6 @@ class NestBackend:
         self._t = 0.0
         self._recorder = None
         self._first_counted = 0
-        self._n_counted = 0
         self._columns: list = []
         self._rows: list[np.ndarray] = []
         self._n_inputs = 0
@@ -119,7 +118,6 @@ class NestBackend:
         self._recorder = nest.Create("spike_recorder")
         nest.Connect(exc, self._recorder)
         self._first_counted = exc[0].global_id
-        self._n_counted = len(exc)
         sources = network.inputs.node_collection
         self._n_inputs = len(sources)
         first_source = sources[0].global_id
@@ -161,10 +159,10 @@ class NestBackend:
         return self._t
 
     def set_input_spikes(self, spike_times: list[np.ndarray]) -> None:
-        """Schedule one showing: per input, spike times (ms) relative to now, in (0, T]."""
+        """Schedule the next run's input: per input, spike times (ms) after now."""
         t0 = self.now()
         # a generator keeps its old times, all in the past: only the ones that spike now
-        # need new ones (~150 of 784 pixels for a digit)
+        # need new ones (~150 of 784 pixels for one digit)
         active = [i for i, t in enumerate(spike_times) if t.size]
         if active:
             self._generators[active].set([{"spike_times": (t0 + spike_times[i]).tolist()}
@@ -174,16 +172,12 @@ class NestBackend:
         self._nest.Simulate(duration)
         self._t += duration
 
-    def take_spike_counts(self) -> np.ndarray:
-        """Excitatory spike counts per neuron since the last call."""
+    def take_spikes(self) -> tuple[np.ndarray, np.ndarray]:
+        """Excitatory spikes since the last call: (times ms, neuron index)."""
+        times, index = self._take_spikes(self._recorder, self._first_counted)
         if "excitatory" in self._spike_recorders:
-            times, index = self._take_spikes(self._recorder, self._first_counted)
             self._recorded["excitatory"].append((times, index))
-        else:
-            senders = self._recorder.get("events")["senders"]
-            self._recorder.n_events = 0
-            index = np.asarray(senders, dtype=np.int64) - self._first_counted
-        return np.bincount(index, minlength=self._n_counted)
+        return times, index
 
     # -- recording ------------------------------------------------------------------------
     def record(self, populations, signals, neurons) -> None:

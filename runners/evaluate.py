@@ -14,7 +14,7 @@ from spiking_mnist.inputs import mnist
 from spiking_mnist.models import diehl_cook
 from spiking_mnist.models.parameters import load_defaults
 from spiking_mnist.runners import checkpoint
-from spiking_mnist.runners.presentation import present
+from spiking_mnist.runners.presentation import Presenter
 from spiking_mnist.runners.recording import Recorder, RecordingPlan, block_annotations
 from spiking_mnist.runners.session import open_network
 from spiking_mnist.runners.train import only_digits, training_split
@@ -32,18 +32,21 @@ def responses(backend, split: mnist.Split, stream: str, params, progress: bool,
     """
     images = split.images.reshape(len(split), -1)
     out = np.zeros((len(split), params.network.n_excitatory), dtype=np.int64)
-    bar = tqdm(range(len(split)), desc=stream, unit="ex", disable=not progress,
-               dynamic_ncols=True)
+    predict = None if assignments is None else \
+        (lambda counts: int(diehl_cook.predict(counts[None], assignments)[0]))
+    presenter = Presenter(backend, images, split.labels, stream, params, recorder,
+                          None if theta is None else (lambda: theta))
     correct = 0
-    for i in bar:
-        out[i] = present(backend, images[i], stream, i, params, recorder=recorder)
-        predicted = -1
-        if assignments is not None:
-            predicted = int(diehl_cook.predict(out[i:i + 1], assignments)[0])
-            correct += predicted == split.labels[i]
-            bar.set_postfix(accuracy=f"{correct / (i + 1):.3f}", refresh=False)
-        if recorder is not None:
-            recorder.example_done(i, int(split.labels[i]), predicted, backend.now(), theta)
+    with tqdm(total=len(split), desc=stream, unit="ex", disable=not progress,
+              dynamic_ncols=True) as bar:
+        for done, (i, _, counts) in enumerate(
+                presenter.show(((i, i) for i in range(len(split))), predict=predict),
+                start=1):
+            out[i] = counts
+            if predict is not None:
+                correct += predict(counts) == split.labels[i]
+                bar.set_postfix(accuracy=f"{correct / done:.3f}", refresh=False)
+            bar.update(1)
     if recorder is not None:
         recorder.flush()
     return out

@@ -1,48 +1,154 @@
-"""Showing one example to a running network, with Diehl & Cook's re-show rule."""
+"""Showing examples to a running network in chunks, with Diehl & Cook's re-show rule.
+
+A chunk is up to ``simulation.showings_per_run`` showings run back to back in one simulator
+run: each showing is ``presentation`` ms of Poisson input then ``rest`` ms of silence. An
+example whose presentation evokes fewer than ``min_spikes`` excitatory spikes is shown again
+at intensity + 1 at the start of the next chunk (D&C show it again at once; with one showing
+per run that is what happens here too).
+"""
 from __future__ import annotations
 
-from typing import Callable
+from dataclasses import dataclass
+from itertools import islice
+from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
 from spiking_mnist.inputs.encoding import poisson_spike_times, rates_hz, spike_rng
 
 
-def present(backend, image: np.ndarray, stream: str, example: int, params,
-            before_showing: Callable[[], None] | None = None,
-            after_showing: Callable[[np.ndarray, float], None] | None = None,
-            recorder=None) -> np.ndarray:
-    """Show ``image`` until it evokes ``min_spikes`` excitatory spikes or the intensity cap.
+@dataclass(frozen=True)
+class Showing:
+    """One showing of one example: its index in the stream, image row, intensity (1 =
+    pixel/8 Hz) and number (0 = first showing)."""
 
-    Each showing is ``presentation`` ms of Poisson input then ``rest`` ms of silence; a
-    showing with too few spikes is repeated at intensity + 1. ``before_showing()`` runs
-    before each showing (weight normalisation), ``after_showing(counts, elapsed_ms)`` after
-    it with all its excitatory spikes, rest included (homeostasis). ``stream`` and
-    ``example`` select the input spikes (see :func:`spike_rng`); a ``recorder``
-    (:class:`~spiking_mnist.runners.recording.Recorder`) receives each showing. Returns the
-    excitatory spike counts (per neuron) of the presentation window of the last showing.
-    """
+    example: int
+    row: int
+    intensity: int
+    number: int = 0
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """The showings of one run, from ``start`` (ms), one every ``period`` ms; ``counts``
+    (showings, neurons) are the excitatory spikes of each presentation window, ``totals``
+    those of each whole period (rest included)."""
+
+    start: float
+    period: float
+    showings: list[Showing]
+    input_times: list[list[np.ndarray]]
+    counts: np.ndarray
+    totals: np.ndarray
+
+    def final(self, min_spikes: int, max_intensity: int) -> np.ndarray:
+        """Per showing, whether it ends its example (enough spikes or the intensity cap)."""
+        return ((self.counts.sum(axis=1) >= min_spikes)
+                | (np.array([s.intensity for s in self.showings]) >= max_intensity))
+
+
+def chunk_input(spike_times: list[list[np.ndarray]], period: float) -> list[np.ndarray]:
+    """Per input, the spike times of consecutive showings (each a list of per-input arrays
+    relative to its own start) placed ``period`` ms apart, relative to the chunk's start."""
+    n_inputs = len(spike_times[0])
+    times, inputs = [], []
+    for slot, showing in enumerate(spike_times):
+        sizes = [t.size for t in showing]
+        times.append(np.concatenate(showing) + slot * period)
+        inputs.append(np.repeat(np.arange(n_inputs), sizes))
+    times, inputs = np.concatenate(times), np.concatenate(inputs)
+    order = np.lexsort((times, inputs))
+    bounds = np.searchsorted(inputs[order], np.arange(1, n_inputs))
+    return np.split(times[order], bounds)
+
+
+def spikes_per_showing(times: np.ndarray, neurons: np.ndarray, start: float, n_showings: int,
+                       params, n_neurons: int) -> tuple[np.ndarray, np.ndarray]:
+    """Split spikes (ms, neuron index) of a chunk run from ``start`` into per-showing counts
+    of the presentation windows and of the whole periods, each (n_showings, n_neurons)."""
     enc, dt = params.encoding, params.simulation.timestep
-    intensity, showing = enc.initial_intensity, 0
-    while True:
-        if before_showing is not None:
-            before_showing()
-        rates = rates_hz(image, enc.rate_per_intensity, intensity)
-        rng = spike_rng(params.simulation.seed, stream, example, showing)
-        input_times = poisson_spike_times(rates, enc.presentation, dt, rng)
+    per_period = int(round((enc.presentation + enc.rest) / dt))
+    step = np.rint((times - start) / dt).astype(np.int64) - 1   # spikes stamp a step's end
+    slot, within = np.divmod(step, per_period)
+    flat = slot * n_neurons + neurons
+    size = n_showings * n_neurons
+    totals = np.bincount(flat, minlength=size).reshape(n_showings, n_neurons)
+    presented = within < int(round(enc.presentation / dt))
+    counts = np.bincount(flat[presented], minlength=size).reshape(n_showings, n_neurons)
+    return counts, totals
+
+
+class Presenter:
+    """Shows examples of one stream (see :data:`~spiking_mnist.inputs.encoding.STREAMS`) to
+    ``backend``, ``per_run`` showings per simulator run.
+
+    ``images`` are flattened uint8 images; ``recorder``
+    (:class:`~spiking_mnist.runners.recording.Recorder`) receives every chunk, with the
+    excitatory theta (mV) that ``theta()`` returns after it.
+    """
+
+    def __init__(self, backend, images: np.ndarray, labels: np.ndarray, stream: str, params,
+                 recorder=None, theta: Callable[[], np.ndarray] | None = None):
+        self._backend, self._images, self._labels = backend, images, labels
+        self._stream, self._params, self._recorder = stream, params, recorder
+        self._theta = theta
+        self._per_run = params.simulation.showings_per_run
+        self._pending: list[Showing] = []
+
+    def show(self, examples: Iterable[tuple[int, int]],
+             before_run: Callable[[list[Showing]], None] | None = None,
+             after_run: Callable[[Chunk], None] | None = None,
+             predict: Callable[[np.ndarray], int] | None = None,
+             ) -> Iterator[tuple[int, int, np.ndarray]]:
+        """Show each ``(example, row)`` until done; yield ``(example, row, counts)`` as each
+        example ends, ``counts`` being the excitatory spikes per neuron of its last
+        presentation. Returns once every example given, re-shows included, is done.
+
+        ``before_run(showings)`` runs before each chunk (weight normalisation),
+        ``after_run(chunk)`` after it (homeostasis); ``predict(counts)`` gives the digit
+        a recorder notes for each example's last showing.
+        """
+        enc = self._params.encoding
+        new = iter(examples)
+        while True:
+            batch, self._pending = self._pending, []
+            batch += [Showing(e, r, enc.initial_intensity)
+                      for e, r in islice(new, max(self._per_run - len(batch), 0))]
+            if not batch:
+                return
+            if before_run is not None:
+                before_run(batch)
+            chunk = self._run(batch)
+            if after_run is not None:
+                after_run(chunk)
+            final = chunk.final(enc.min_spikes, enc.max_intensity)
+            self._pending = [Showing(s.example, s.row, s.intensity + 1, s.number + 1)
+                             for s, done in zip(batch, final) if not done]
+            if self._recorder is not None:
+                predicted = [predict(c) if done and predict is not None else -1
+                             for c, done in zip(chunk.counts, final)]
+                self._recorder.chunk(chunk, self._labels[[s.row for s in batch]], final,
+                                     np.array(predicted),
+                                     None if self._theta is None else self._theta())
+            for s, counts, done in zip(batch, chunk.counts, final):
+                if done:
+                    yield s.example, s.row, counts
+
+    def _run(self, batch: list[Showing]) -> Chunk:
+        """Run ``batch`` back to back in one simulator run."""
+        p, backend = self._params, self._backend
+        enc, dt = p.encoding, p.simulation.timestep
+        period = enc.presentation + enc.rest
+        input_times = [
+            poisson_spike_times(rates_hz(self._images[s.row], enc.rate_per_intensity,
+                                         s.intensity), enc.presentation, dt,
+                                spike_rng(p.simulation.seed, self._stream, s.example, s.number))
+            for s in batch]
         start = backend.now()
-        backend.set_input_spikes(input_times)
-        backend.run(enc.presentation)
-        counts = backend.take_spike_counts()
-        if enc.rest > 0:
-            backend.run(enc.rest)
-        if after_showing is not None:
-            after_showing(counts + backend.take_spike_counts(), enc.presentation + enc.rest)
-        else:
-            backend.take_spike_counts()
-        if recorder is not None:
-            recorder.showing(example, start, input_times)
-        if counts.sum() >= enc.min_spikes or intensity >= enc.max_intensity:
-            return counts
-        intensity += 1
-        showing += 1
+        backend.set_input_spikes(chunk_input(input_times, period))
+        backend.run(len(batch) * period)
+        times, neurons = backend.take_spikes()
+        counts, totals = spikes_per_showing(times, neurons, start, len(batch), p,
+                                            p.network.n_excitatory)
+        return Chunk(start, period, batch, input_times, counts, totals)
+

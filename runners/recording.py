@@ -128,44 +128,52 @@ class Recorder:
         self._signals: dict[tuple[str, str], list] = {}
         self._epochs: list[tuple] = []
         self._theta: list[tuple[float, np.ndarray]] = []
-        self._showings = 0
-        self._example_start: float | None = None
+        self._open: set[int] = set()     # examples waiting for a re-show
+        self._finished = 0
 
     def attach(self, backend) -> None:
         """Take recordings from ``backend``, set up by ``open_network(..., recording=plan)``
         (a new one after each simulation restart)."""
         self._backend = backend
 
-    def showing(self, example: int, start: float, input_times: list[np.ndarray]) -> None:
-        """One showing of ``example`` began at ``start`` (ms) with these input spike times
-        (relative, per input) and has been run; take what the backend recorded."""
+    def chunk(self, chunk, labels: np.ndarray, final: np.ndarray, predicted: np.ndarray,
+              theta: np.ndarray | None = None) -> None:
+        """Take what the backend recorded during ``chunk`` (a
+        :class:`~spiking_mnist.runners.presentation.Chunk` just run) and keep the showings of
+        recorded examples; per showing its ``labels``, whether it is its example's ``final``
+        one and the ``predicted`` digit (-1: none); ``theta`` (mV) the excitatory
+        thresholds' increments after it. A file is written once it would hold
+        ``plan.chunk`` examples, each with all its showings."""
         recorded = self._backend.take_recorded()
-        if example not in self.plan.examples:
+        kept = [k for k, s in enumerate(chunk.showings) if s.example in self.plan.examples]
+        if not kept:
             return
-        if self._example_start is None:
-            self._example_start = start
-        self._showings += 1
-        if "input" in self.plan.populations:
-            sizes = [t.size for t in input_times]
-            self._spikes["input"].append((np.concatenate(input_times) + start,
-                                          np.repeat(np.arange(len(sizes)), sizes)))
+        period = chunk.period
+        starts = chunk.start + np.array(kept) * period
+        for k, start in zip(kept, starts):
+            s = chunk.showings[k]
+            self._epochs.append((start, period, s.example, labels[k], predicted[k],
+                                 s.number + 1, s.intensity))
+            (self._open.discard if final[k] else self._open.add)(s.example)
+            self._finished += bool(final[k])
+            if "input" in self.plan.populations:
+                sizes = [t.size for t in chunk.input_times[k]]
+                self._spikes["input"].append((np.concatenate(chunk.input_times[k]) + start,
+                                              np.repeat(np.arange(len(sizes)), sizes)))
         for population, data in recorded.items():
             if "spikes" in self.plan.variables:
-                self._spikes[population].append(data["spikes"])
+                times, index = data["spikes"]
+                inside = _inside(times, starts, period)
+                self._spikes[population].append((times[inside], index[inside]))
             for signal in self.plan.signals:
-                self._signals.setdefault((population, signal), []).append(data[signal])
-
-    def example_done(self, example: int, label: int, predicted: int, end: float,
-                     theta: np.ndarray | None = None) -> None:
-        """Close ``example`` (true ``label``, ``predicted`` or -1) at time ``end`` (ms)."""
-        if example not in self.plan.examples:
-            return
-        self._epochs.append((self._example_start, end - self._example_start, example, label,
-                             predicted, self._showings))
+                times, index, values = data[signal]
+                inside = _inside(times, starts, period)
+                self._signals.setdefault((population, signal), []).append(
+                    (times[inside], index[inside], values[inside]))
         if "theta" in self.plan.variables and theta is not None:
-            self._theta.append((end, np.asarray(theta)[list(self.plan.neurons)]))
-        self._showings, self._example_start = 0, None
-        if len(self._epochs) >= self.plan.chunk:
+            self._theta.append((chunk.start + len(chunk.showings) * period,
+                                np.asarray(theta)[list(self.plan.neurons)]))
+        if self._finished >= self.plan.chunk and not self._open:
             self.flush()
 
     def flush(self) -> Path | None:
@@ -219,8 +227,17 @@ class Recorder:
             array_annotations={"example": epochs[:, 2].astype(int),
                                "label": epochs[:, 3].astype(int),
                                "predicted": epochs[:, 4].astype(int),
-                               "showings": epochs[:, 5].astype(int)}))
+                               "showing": epochs[:, 5].astype(int),
+                               "intensity": epochs[:, 6].astype(int)}))
         return block
+
+
+def _inside(times: np.ndarray, starts: np.ndarray, period: float) -> np.ndarray:
+    """Which ``times`` (ms) lie in a window (start, start + period] of sorted ``starts``."""
+    if not starts.size:
+        return np.zeros(times.size, dtype=bool)
+    slot = np.searchsorted(starts, times, side="left") - 1
+    return (slot >= 0) & (times <= starts[np.clip(slot, 0, None)] + period + 1e-9)
 
 
 def _regular_runs(pieces, neurons, timestep: float):

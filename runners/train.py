@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import logging
 from collections import deque
+from itertools import takewhile
 import signal
 import threading
 import time
@@ -16,7 +17,7 @@ from spiking_mnist.inputs import mnist
 from spiking_mnist.models import diehl_cook
 from spiking_mnist.models.parameters import ConfigError, load_defaults
 from spiking_mnist.runners import checkpoint
-from spiking_mnist.runners.presentation import present
+from spiking_mnist.runners.presentation import Chunk, Presenter, Showing
 from spiking_mnist.runners.recording import Recorder, RecordingPlan, block_annotations
 from spiking_mnist.runners.session import open_network
 
@@ -71,27 +72,28 @@ class ColumnNormaliser:
 
     D&C rescale all columns before every example. A column changes noticeably only when its
     neuron fires (STDP potentiates at postsynaptic spikes; depression scales with a trace
-    that has decayed to ~e^-7.5 after a 150 ms rest), so before each showing only the
-    columns of neurons that fired since the last one are read and rescaled, and every
-    ``full_every`` examples all of them are.
+    that has decayed to ~e^-7.5 after a 150 ms rest), so before each run only the columns
+    of neurons that fired since the last one are read and rescaled, and all of them before
+    every ``full_every``-th example.
     """
 
     def __init__(self, backend, column_sum: float, full_every: int, n: int):
         self._backend, self._sum, self._every = backend, column_sum, full_every
         self.fired = np.zeros(n, dtype=bool)
-        self._due_full = False
 
-    def example_started(self, index: int) -> None:
-        self._due_full = index > 0 and index % self._every == 0
+    def before_run(self, showings: list[Showing]) -> None:
+        """Normalise before a run of ``showings``."""
+        full = any(s.number == 0 and s.example > 0 and s.example % self._every == 0
+                   for s in showings)
+        self.normalise(full)
 
-    def __call__(self) -> None:
-        columns = (np.arange(self.fired.size) if self._due_full
-                   else np.flatnonzero(self.fired))
+    def normalise(self, full: bool = False) -> None:
+        """Rescale the columns of the neurons that fired since the last call, or all."""
+        columns = np.arange(self.fired.size) if full else np.flatnonzero(self.fired)
         if columns.size:
             w = self._backend.get_weights(columns)
             self._backend.set_weights(diehl_cook.normalise_columns(w, self._sum), columns)
         self.fired[:] = False
-        self._due_full = False
 
 
 class RunningAccuracy:
@@ -235,21 +237,19 @@ def _continue(run_dir: Path, params, ckpt: checkpoint.Checkpoint, backend_name: 
                                           params.network.n_excitatory)
             normaliser.fired[ckpt.info["fired"]] = True
 
-            def after_showing(counts: np.ndarray, elapsed: float) -> None:
-                homeostasis.update(counts, elapsed)
+            def after_run(chunk: Chunk) -> None:
+                for totals in chunk.totals:
+                    homeostasis.update(totals, chunk.period)
                 backend.set_thresholds(homeostasis.thresholds())
-                normaliser.fired |= counts > 0
+                normaliser.fired |= chunk.totals.any(axis=0)
 
+            presenter = Presenter(backend, images, data.labels, "train", params, recorder,
+                                  lambda: homeostasis.theta)
             segment_end = min(n_examples, (k // every + 1) * every)
+            fed = takewhile(lambda _: not stop.requested, range(k, segment_end))
             began = time.perf_counter()
-            while k < segment_end and not stop.requested:
-                normaliser.example_started(k)
-                row = order[k % len(order)]
-                counts = present(backend, images[row], "train", k, params, normaliser,
-                                 after_showing, recorder)
-                if recorder is not None:
-                    recorder.example_done(k, int(data.labels[row]), -1, backend.now(),
-                                          homeostasis.theta)
+            for _, row, counts in presenter.show(((j, order[j % len(order)]) for j in fed),
+                                                 normaliser.before_run, after_run):
                 accuracy = monitor.add(counts, int(data.labels[row]))
                 spikes += int(counts.sum())
                 k += 1
@@ -259,7 +259,7 @@ def _continue(run_dir: Path, params, ckpt: checkpoint.Checkpoint, backend_name: 
             seconds += time.perf_counter() - began
             # the normalisation the next showing would start with: saved weights are then
             # what D&C test with, not the last winner's column grown by ~20 units
-            normaliser()
+            normaliser.normalise()
             ckpt = checkpoint.Checkpoint(
                 model=diehl_cook.MODEL, parameters=params.values(),
                 weights=backend.get_weights(), delays=ckpt.delays,

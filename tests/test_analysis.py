@@ -44,7 +44,8 @@ def bar_pixels(label):
 
 
 def write_chunk(path, phase, examples, t0, inputs, rng, v_runs=1):
-    """One recording file of ``examples`` [(example, label, predicted, showings)] starting at
+    """One recording file of ``examples`` [(example, label, predicted, showings)], an epoch
+    row per showing (only the last one predicted), starting at
     ``t0`` ms, recording the input pixels ``inputs``, all excitatory and inhibitory neurons,
     `v` of V_NEURONS (as ``v_runs`` AnalogSignals, as the recorder splits it where examples
     are left out) and theta of the even excitatory neurons; returns what it holds."""
@@ -54,18 +55,20 @@ def write_chunk(path, phase, examples, t0, inputs, rng, v_runs=1):
     segment = neo.Segment(name=path.name)
     block.segments.append(segment)
     times = {"input": {}, "excitatory": {}, "inhibitory": {}}
-    starts, durations, t = [], [], t0
-    for example, label, _, showings in examples:
-        starts.append(t)
-        durations.append(showings * (PRESENTATION + REST))
-        last = t + (showings - 1) * (PRESENTATION + REST)
+    rows, example_ends, t = [], [], t0
+    period = PRESENTATION + REST
+    for example, label, predicted, showings in examples:
+        rows += [(t + s * period, period, example, label,
+                  predicted if s == showings - 1 else -1, s + 1) for s in range(showings)]
+        last = t + (showings - 1) * period
         for pixel in bar_pixels(label):
             times["input"].setdefault(pixel, []).extend(rng.uniform(last, last + 300, 3))
             times["input"][pixel].extend(rng.uniform(t, last, showings - 1))  # earlier showings
         for population in ("excitatory", "inhibitory"):
             neuron = (label + example) % N
             times[population].setdefault(neuron, []).extend(rng.uniform(last, last + 300, 4))
-        t += durations[-1]
+        t += showings * period
+        example_ends.append(t)
     recorded = {"input": inputs, "excitatory": range(N), "inhibitory": range(N)}
     expected = {}
     for population, neurons in recorded.items():
@@ -82,17 +85,18 @@ def write_chunk(path, phase, examples, t0, inputs, rng, v_runs=1):
         segment.analogsignals.append(neo.AnalogSignal(
             v[run] * pq.mV, t_start=samples[run[0]] * pq.ms, sampling_period=0.5 * pq.ms,
             name="v", population="excitatory", array_annotations={"index": np.array(V_NEURONS)}))
-    ends = np.array(starts) + np.array(durations)
+    ends = np.array(example_ends)
     theta_index = np.arange(0, N, 2)
     theta = 20.0 + 0.01 * np.arange(len(examples))[:, None] + theta_index[None, :]
     segment.irregularlysampledsignals.append(neo.IrregularlySampledSignal(
         ends * pq.ms, theta * pq.mV, name="theta",
         array_annotations={"index": theta_index}))
-    columns = {k: np.array([e[j] for e in examples])
-               for j, k in enumerate(("example", "label", "predicted", "showings"))}
+    starts, durations = np.array([r[0] for r in rows]), np.array([r[1] for r in rows])
+    columns = {k: np.array([r[j] for r in rows])
+               for j, k in enumerate(("example", "label", "predicted", "showing"), start=2)}
     segment.epochs.append(neo.Epoch(
-        np.array(starts) * pq.ms, durations=np.array(durations) * pq.ms,
-        labels=np.array([str(e[0]) for e in examples]), name="examples",
+        starts * pq.ms, durations=durations * pq.ms,
+        labels=np.array([str(r[2]) for r in rows]), name="examples",
         array_annotations=columns))
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.suffix == ".nix":
@@ -100,8 +104,8 @@ def write_chunk(path, phase, examples, t0, inputs, rng, v_runs=1):
             io.write_block(block)
     else:
         PickleIO(str(path)).write_block(block)
-    return {"spikes": expected, "starts": np.array(starts), "durations": np.array(durations),
-            "v": v, "theta": theta, "theta_index": theta_index, **columns}
+    return {"spikes": expected, "starts": starts, "durations": durations,
+            "example_ends": ends, "v": v, "theta": theta, "theta_index": theta_index, **columns}
 
 
 @pytest.fixture(scope="module")
@@ -168,7 +172,7 @@ def test_recordings_reload_from_nix_and_pickle(run):
         ex = chunk.examples
         assert np.allclose(ex.start, written["starts"])
         assert np.allclose(ex.duration, written["durations"])
-        for key in ("example", "label", "predicted", "showings"):
+        for key in ("example", "label", "predicted", "showing"):
             assert getattr(ex, key).tolist() == written[key].tolist(), key
         v = chunk.signals[("excitatory", "v")]
         assert v.index.tolist() == V_NEURONS and np.allclose(v.values, written["v"])
@@ -190,8 +194,7 @@ def test_input_spikes_and_threshold_of_an_example(run):
     assert sorted(set(pixels.tolist())) == bar_pixels(chunk.examples.label[at]).tolist()
     assert len(times) == 3 * 16 and times.min() >= 0 and times.max() < PRESENTATION
     assert chunk.input_image(at).sum() == 3 * 16
-    ends = run["chunks"]["test/chunk-000000.pkl"]["starts"] + \
-        run["chunks"]["test/chunk-000000.pkl"]["durations"]
+    ends = run["chunks"]["test/chunk-000000.pkl"]["example_ends"]
     during_third = np.array([ends[1] + 10.0, ends[2] - 1.0])
     # theta in force during example 2 is the one sampled at the end of example 1
     assert np.allclose(chunk.threshold(2, during_third, 99.0),

@@ -33,7 +33,7 @@ def weight_change(pre_times, post_drive_times):
     backend.set_delays(np.full((2, 2), 0.5))
     backend.set_input_spikes([np.asarray(pre_times, dtype=float), np.array([])])
     backend.run(400.0)
-    post_spikes = backend.take_spike_counts()
+    post_spikes = np.bincount(backend.take_spikes()[1], minlength=2)
     assert post_spikes[1] == 0
     post_spikes = int(post_spikes[0])
     change = backend.get_weights()[0, 0] - W0

@@ -35,7 +35,9 @@ for path in sorted(Path(sys.argv[1]).glob("chunk-*")):
                 counts.setdefault(pop, {})[str(st.annotations["index"])] = n
         out[example] = {"label": int(epoch.array_annotations["label"][k]),
                         "predicted": int(epoch.array_annotations["predicted"][k]),
-                        "showings": int(epoch.array_annotations["showings"][k]),
+                        "showing": int(epoch.array_annotations["showing"][k]),
+                        "intensity": int(epoch.array_annotations["intensity"][k]),
+                        "rows": len(epoch),
                         "counts": counts, "file": path.name,
                         "signals": sorted({(s.name, s.annotations["population"], s.shape[1])
                                            for s in seg.analogsignals}),
@@ -99,17 +101,17 @@ def test_test_recording_matches_counts_and_labels(untrained_run, fmt):
         assert example["label"] == saved["labels"][k]
         assert example["predicted"] == saved["predictions"][k]
         assert example["signals"] == [["v", "excitatory", 2], ["v", "inhibitory", 2]]
-        assert example["theta"] == [3 if k < 3 else 2]
-        if example["showings"] == 1:   # spikes of the presentation window = the counts used
-            exc = example["counts"].get("excitatory", {})
-            assert [exc.get(str(i), 0) for i in range(10)] == saved["responses"][k].tolist()
-            enc = params.encoding
-            expected = poisson_spike_times(
-                rates_hz(images[k], enc.rate_per_intensity, enc.initial_intensity),
-                enc.presentation, params.simulation.timestep,
-                spike_rng(params.simulation.seed, "test", k, 0))
-            got = example["counts"]["input"]
-            assert {str(i): t.size for i, t in enumerate(expected) if t.size} == got
+        assert example["theta"] == [example["rows"]]   # one sample per run of one showing
+        # the last showing's presentation window holds the counts used, and its inputs
+        exc = example["counts"].get("excitatory", {})
+        assert [exc.get(str(i), 0) for i in range(10)] == saved["responses"][k].tolist()
+        enc = params.encoding
+        expected = poisson_spike_times(
+            rates_hz(images[k], enc.rate_per_intensity, example["intensity"]),
+            enc.presentation, params.simulation.timestep,
+            spike_rng(params.simulation.seed, "test", k, example["showing"] - 1))
+        got = example["counts"]["input"]
+        assert {str(i): t.size for i, t in enumerate(expected) if t.size} == got
 
 
 def test_training_records_every_nth_example_with_theta(tmp_path):
