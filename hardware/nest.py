@@ -14,8 +14,10 @@ input -> excitatory STDP   NEST ``stdp_triplet_synapse`` with only the pair depr
                            D&C's rule, but with all-to-all traces (D&C reset them to 1)
 =========================  ==================================================================
 
-PyNN passes native synapse parameters and weights through unconverted, so everything given
-to ``stdp_triplet_synapse`` is in NEST units (nS). Weights are read and written in bulk with
+With ``network.synapses = "current"`` both cell types are PyNN ``IF_curr_exp``
+(``iaf_psc_exp``, integrated exactly). PyNN passes native synapse parameters and weights
+through unconverted, so everything given to ``stdp_triplet_synapse`` is in NEST units
+(nS, or pA with current synapses). Weights are read and written in bulk with
 NEST calls, which is ~10x faster than ``Projection.get``/``set``.
 """
 from __future__ import annotations
@@ -89,19 +91,20 @@ class NestBackend:
         self._columns: list = []
         self._rows: list[np.ndarray] = []
         self._n_inputs = 0
-        self._nS_per_unit = 1.0
+        self._native_per_unit = 1.0
         self._populations: dict = {}
         self._spike_recorders: dict = {}
         self._meters: dict = {}
         self._recorded: dict[str, list] = {}
 
     # -- synapse types ------------------------------------------------------------------
-    def input_synapse(self, stdp, unit_conductance_nS: float):
-        """The input -> excitatory synapse type: D&C STDP, or static if ``stdp`` is None."""
-        self._nS_per_unit = unit_conductance_nS
+    def input_synapse(self, stdp, native_per_unit: float):
+        """The input -> excitatory synapse type: D&C STDP, or static if ``stdp`` is None;
+        one dimensionless weight is ``native_per_unit`` in NEST's units (nS or pA)."""
+        self._native_per_unit = native_per_unit
         if stdp is None:
             return self.sim.StaticSynapse(weight=0.0, delay=self.timestep)
-        g = unit_conductance_nS
+        g = native_per_unit
         return self.sim.native_synapse_type("stdp_triplet_synapse")(
             weight=0.0, delay=self.timestep, tau_plus=stdp.tau_pre,
             tau_plus_triplet=stdp.tau_pre,  # unused: Aminus_triplet is 0
@@ -138,11 +141,11 @@ class NestBackend:
         for k, j in enumerate(columns):
             values = _connection_values(self._columns[j], "weight")
             out[self._rows[j], k] = values
-        return out / self._nS_per_unit
+        return out / self._native_per_unit
 
     def set_weights(self, weights: np.ndarray, columns=None) -> None:
         """Write dimensionless weights, shape (n_inputs, len(columns))."""
-        self._set_columns("weight", weights * self._nS_per_unit, columns)
+        self._set_columns("weight", weights * self._native_per_unit, columns)
 
     def set_delays(self, delays: np.ndarray) -> None:
         """Write input -> excitatory delays (ms), shape (n_inputs, n_excitatory)."""
@@ -191,6 +194,11 @@ class NestBackend:
             if name != "excitatory":
                 nest.Connect(nodes, self._spike_recorders[name])
             self._recorded[name] = []
+            missing = [s for s in signals if SIGNALS[s] not in nodes[0].get("recordables")]
+            if missing:
+                raise BackendError(f"{nodes[0].get('model')} cells have no {', '.join(missing)}"
+                                   " (current synapses have no conductances): record "
+                                   "spikes, v or theta")
             if signals:
                 meter = nest.Create("multimeter", params={
                     "record_from": [SIGNALS[s] for s in signals], "interval": self.timestep})

@@ -1,9 +1,10 @@
 """The Diehl & Cook (2015) winner-take-all network, described once in PyNN.
 
-``inputs`` (one spike source per pixel) -> all-to-all, plastic -> ``excitatory`` (conductance
-LIF with a homeostatic threshold theta) -> one-to-one -> ``inhibitory`` -> every other
-excitatory neuron. Weights are D&C's dimensionless numbers; a weight ``w`` is a conductance
-jump of ``w * unit_conductance``. The homeostatic threshold is kept on the host (see
+``inputs`` (one spike source per pixel) -> all-to-all, plastic -> ``excitatory`` (LIF with a
+homeostatic threshold theta) -> one-to-one -> ``inhibitory`` -> every other excitatory
+neuron. Weights are D&C's dimensionless numbers; a weight ``w`` is a conductance jump of
+``w * unit_conductance`` or, with ``network.synapses = "current"``, a current jump of the
+same charge at the membrane potential ``v_synaptic`` (see :func:`synaptic_unit`). The homeostatic threshold is kept on the host (see
 :class:`Homeostasis`), so any backend that can set a neuron's threshold between runs runs it.
 """
 from __future__ import annotations
@@ -56,7 +57,8 @@ def validate(params: Parameters) -> None:
 
 
 def cell_parameters(params: Parameters, role: str) -> dict[str, float]:
-    """PyNN ``IF_cond_exp`` parameters of ``role`` ("excitatory" or "inhibitory").
+    """PyNN ``IF_cond_exp`` (or, with current synapses, ``IF_curr_exp``) parameters of
+    ``role`` ("excitatory" or "inhibitory").
 
     The capacitance is chosen so that the leak conductance is ``unit_conductance``:
     then ``tau_m dv/dt = (v_rest - v) + g_e (E_e - v) + g_i (E_i - v)`` with D&C's
@@ -64,15 +66,29 @@ def cell_parameters(params: Parameters, role: str) -> dict[str, float]:
     """
     p = getattr(params, role)
     g_leak_uS = params.network.unit_conductance * 1e-3
-    return {"cm": p.tau_m * g_leak_uS, "tau_m": p.tau_m, "v_rest": p.v_rest,
+    cell = {"cm": p.tau_m * g_leak_uS, "tau_m": p.tau_m, "v_rest": p.v_rest,
             "v_reset": p.v_reset, "v_thresh": p.v_thresh, "tau_refrac": p.tau_refrac,
-            "e_rev_E": p.e_rev_E, "e_rev_I": p.e_rev_I, "tau_syn_E": p.tau_syn_E,
-            "tau_syn_I": p.tau_syn_I, "i_offset": 0.0}
+            "tau_syn_E": p.tau_syn_E, "tau_syn_I": p.tau_syn_I, "i_offset": 0.0}
+    if params.network.synapses == "conductance":
+        cell.update(e_rev_E=p.e_rev_E, e_rev_I=p.e_rev_I)
+    return cell
 
 
-def weight_uS(params: Parameters, weight: float) -> float:
-    """A dimensionless D&C weight as a PyNN conductance (uS)."""
-    return weight * params.network.unit_conductance * 1e-3
+def cell_type(sim, params: Parameters):
+    """The PyNN standard cell type of both populations."""
+    return sim.IF_cond_exp if params.network.synapses == "conductance" else sim.IF_curr_exp
+
+
+def synaptic_unit(params: Parameters, role: str, receptor: str) -> float:
+    """One dimensionless D&C weight onto ``role``'s ``receptor`` ("excitatory" or
+    "inhibitory") in PyNN units: a conductance (uS) or, with current synapses, the current
+    (nA, negative for inhibition) that conductance drives at ``v_synaptic``."""
+    g_uS = params.network.unit_conductance * 1e-3
+    if params.network.synapses == "conductance":
+        return g_uS
+    p = getattr(params, role)
+    e_rev = p.e_rev_E if receptor == "excitatory" else p.e_rev_I
+    return g_uS * (e_rev - p.v_synaptic)
 
 
 def initial_weights(params: Parameters, n_inputs: int, rng: np.random.Generator) -> np.ndarray:
@@ -92,27 +108,31 @@ def build(sim, params: Parameters, n_inputs: int, input_synapse) -> DiehlCookNet
     """Create the network with the PyNN module ``sim``.
 
     ``input_synapse`` is the PyNN synapse type of input -> excitatory: plastic for training,
-    static for testing; its weights and delays are installed afterwards from
+    static for testing, in units of :func:`synaptic_unit`; its weights and delays are
+    installed afterwards from
     :func:`initial_weights` / :func:`input_delays` or a checkpoint.
     """
     n = params.network.n_excitatory
+    cell = cell_type(sim, params)
     inputs = sim.Population(n_inputs, sim.SpikeSourceArray(spike_times=[]), label="inputs")
-    excitatory = sim.Population(n, sim.IF_cond_exp(**cell_parameters(params, "excitatory")),
+    excitatory = sim.Population(n, cell(**cell_parameters(params, "excitatory")),
                                 initial_values={"v": params.excitatory.v_init},
                                 label="excitatory")
-    inhibitory = sim.Population(n, sim.IF_cond_exp(**cell_parameters(params, "inhibitory")),
+    inhibitory = sim.Population(n, cell(**cell_parameters(params, "inhibitory")),
                                 initial_values={"v": params.inhibitory.v_init},
                                 label="inhibitory")
     input_to_exc = sim.Projection(inputs, excitatory, sim.AllToAllConnector(), input_synapse,
                                   receptor_type="excitatory", label="input_to_exc")
     exc_to_inh = sim.Projection(
         excitatory, inhibitory, sim.OneToOneConnector(),
-        sim.StaticSynapse(weight=weight_uS(params, params.exc_to_inh.weight),
+        sim.StaticSynapse(weight=params.exc_to_inh.weight
+                          * synaptic_unit(params, "inhibitory", "excitatory"),
                           delay=params.exc_to_inh.delay),
         receptor_type="excitatory", label="exc_to_inh")
     inh_to_exc = sim.Projection(
         inhibitory, excitatory, sim.ArrayConnector(~np.eye(n, dtype=bool)),
-        sim.StaticSynapse(weight=weight_uS(params, params.inh_to_exc.weight),
+        sim.StaticSynapse(weight=params.inh_to_exc.weight
+                          * synaptic_unit(params, "excitatory", "inhibitory"),
                           delay=params.inh_to_exc.delay),
         receptor_type="inhibitory", label="inh_to_exc")
     return DiehlCookNetwork(inputs, excitatory, inhibitory, input_to_exc, exc_to_inh,

@@ -20,13 +20,15 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True)
 class Parameter:
-    """One value with its unit ("1" for dimensionless), one-line meaning and inclusive bounds."""
+    """One value with its unit ("1" for dimensionless), one-line meaning and inclusive bounds;
+    a word value (unit "choice") is one of ``choices``."""
 
-    value: int | float
+    value: int | float | str
     unit: str
     meaning: str
     min: float | None = None
     max: float | None = None
+    choices: tuple[str, ...] | None = None
 
 
 class Section:
@@ -91,11 +93,12 @@ class Parameters:
                 spec = sections[section][key]
                 sections[section][key] = Parameter(
                     _checked(raw, spec, f"{source}: {section}.{key}"),
-                    spec.unit, spec.meaning, spec.min, spec.max)
+                    spec.unit, spec.meaning, spec.min, spec.max, spec.choices)
         return Parameters(self.name, sections)
 
     def with_overrides(self, overrides: Iterable[str]) -> "Parameters":
-        """Apply ``section.name=value`` strings (values parsed as TOML: 3, 2.5, true)."""
+        """Apply ``section.name=value`` strings (values parsed as TOML: 3, 2.5, true; a bare
+        word is a word)."""
         values: dict[str, dict[str, Any]] = {}
         for text in overrides:
             path, sep, raw = text.partition("=")
@@ -106,7 +109,10 @@ class Parameters:
             try:
                 value = tomllib.loads(f"v = {raw.strip()}")["v"]
             except tomllib.TOMLDecodeError:
-                raise ConfigError(f"--set {text!r}: {raw.strip()!r} is not a number") from None
+                if not raw.strip().isidentifier():
+                    raise ConfigError(f"--set {text!r}: {raw.strip()!r} is neither a number "
+                                      "nor a word") from None
+                value = raw.strip()
             values.setdefault(section, {})[key] = value
         return self.with_values(values, "--set")
 
@@ -116,7 +122,12 @@ def _suggest(word: str, choices: Iterable[str]) -> str:
     return f" (did you mean {close[0]!r}?)" if close else f" (known: {', '.join(choices)})"
 
 
-def _checked(raw: Any, spec: Parameter, where: str) -> int | float:
+def _checked(raw: Any, spec: Parameter, where: str) -> int | float | str:
+    if spec.choices is not None:
+        if raw not in spec.choices:
+            raise ConfigError(f"{where} must be one of {', '.join(spec.choices)}, got {raw!r} "
+                              f"({spec.meaning})")
+        return raw
     if isinstance(raw, bool) or not isinstance(raw, (int, float)):
         raise ConfigError(f"{where} must be a number in {spec.unit}, got {raw!r}")
     if isinstance(spec.value, int) and not isinstance(spec.value, bool):
@@ -137,8 +148,9 @@ def _checked(raw: Any, spec: Parameter, where: str) -> int | float:
 def _parse_spec(section: str, key: str, entry: Any, source: str) -> Parameter:
     if not isinstance(entry, Mapping) or not {"value", "unit", "meaning"} <= set(entry):
         raise ConfigError(f"{source}: {section}.{key} needs value, unit and meaning")
+    choices = entry.get("choices")
     return Parameter(entry["value"], entry["unit"], entry["meaning"],
-                     entry.get("min"), entry.get("max"))
+                     entry.get("min"), entry.get("max"), None if choices is None else tuple(choices))
 
 
 def load_defaults(model: str) -> Parameters:

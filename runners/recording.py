@@ -167,7 +167,7 @@ class Recorder:
                 self._spikes[population].append((times[inside], index[inside]))
             for signal in self.plan.signals:
                 times, index, values = data[signal]
-                inside = _inside(times, starts, period)
+                inside = _inside(times, starts, period, sampled=True)
                 self._signals.setdefault((population, signal), []).append(
                     (times[inside], index[inside], values[inside]))
         if "theta" in self.plan.variables and theta is not None:
@@ -232,12 +232,16 @@ class Recorder:
         return block
 
 
-def _inside(times: np.ndarray, starts: np.ndarray, period: float) -> np.ndarray:
-    """Which ``times`` (ms) lie in a window (start, start + period] of sorted ``starts``."""
+def _inside(times: np.ndarray, starts: np.ndarray, period: float,
+            sampled: bool = False) -> np.ndarray:
+    """Which ``times`` (ms) lie in a window of sorted ``starts``: (start, start + period] for
+    spikes, which NEST stamps at the end of a step, [start, start + period) for ``sampled``
+    signals, which multimeters stamp at its start."""
     if not starts.size:
         return np.zeros(times.size, dtype=bool)
-    slot = np.searchsorted(starts, times, side="left") - 1
-    return (slot >= 0) & (times <= starts[np.clip(slot, 0, None)] + period + 1e-9)
+    slot = np.searchsorted(starts, times, side="right" if sampled else "left") - 1
+    end = starts[np.clip(slot, 0, None)] + period
+    return (slot >= 0) & ((times < end - 1e-9) if sampled else (times <= end + 1e-9))
 
 
 def _regular_runs(pieces, neurons, timestep: float):

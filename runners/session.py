@@ -17,7 +17,8 @@ def open_network(params, backend_name: str, weights: np.ndarray, delays: np.ndar
     """
     backend = open_backend(backend_name, params)
     stdp = params.stdp if plastic else None
-    synapse = backend.input_synapse(stdp, params.network.unit_conductance)
+    synapse = backend.input_synapse(
+        stdp, 1e3 * diehl_cook.synaptic_unit(params, "excitatory", "excitatory"))
     network = diehl_cook.build(backend.sim, params, weights.shape[0], synapse)
     backend.attach(network, stdp)
     if recording is not None:

@@ -35,7 +35,15 @@ def test_cell_parameters_make_unit_leak_conductance():
     for role in ("excitatory", "inhibitory"):
         cell = diehl_cook.cell_parameters(p, role)
         assert np.isclose(cell["cm"] / cell["tau_m"], 0.001)  # g_L = 1 nS in uS
-    assert np.isclose(diehl_cook.weight_uS(p, 17.0), 0.017)
+    assert np.isclose(17.0 * diehl_cook.synaptic_unit(p, "excitatory", "inhibitory"), 0.017)
+
+
+def test_current_synapses_carry_the_conductance_charge_at_v_synaptic():
+    p = params("network.synapses=current")
+    # inhibition onto an excitatory cell: 1 nS * (-100 - -55) mV = -45 pA
+    assert np.isclose(diehl_cook.synaptic_unit(p, "excitatory", "inhibitory"), -0.045)
+    assert np.isclose(diehl_cook.synaptic_unit(p, "inhibitory", "excitatory"), 0.050)
+    assert "e_rev_E" not in diehl_cook.cell_parameters(p, "excitatory")
 
 
 def test_homeostasis_rises_per_spike_and_decays():

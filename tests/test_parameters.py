@@ -42,7 +42,10 @@ def test_overrides_from_command_line_and_file(tmp_path):
     ("encoding.rate_per_intensity=-3", "below its minimum"),
     ("network.n_excitory=10", "did you mean 'n_excitatory'"),
     ("netwrk.n_excitatory=10", "unknown section"),
-    ("stdp.nu_post=fast", "not a number"),
+    ("stdp.nu_post=fast", "must be a number"),
+    ("network.synapses=spiking", "must be one of conductance, current"),
+    ("network.synapses=3", "must be one of conductance, current"),
+    ("stdp.nu_post=fast!", "neither a number nor a word"),
     ("stdp.nu_post='0.1'", "must be a number"),
     ("stdp.nu_post", "section.name=value"),
     ("stdp.nu_post=nan", "finite"),
@@ -95,10 +98,14 @@ def defaults_as_toml() -> str:
 
 
 def assert_valid(params) -> None:
-    """Every value of ``params`` has its default's type and lies within its bounds."""
+    """Every value of ``params`` has its default's type and lies within its bounds (or
+    among its choices)."""
     for section, key in NAMES:
         spec, value = params.spec(section, key), getattr(getattr(params, section), key)
         assert type(value) is type(DEFAULTS.spec(section, key).value), (section, key, value)
+        if spec.choices is not None:
+            assert value in spec.choices
+            continue
         assert value == value and abs(value) != float("inf")
         assert spec.min is None or value >= spec.min
         assert spec.max is None or value <= spec.max

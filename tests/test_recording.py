@@ -41,7 +41,8 @@ for path in sorted(Path(sys.argv[1]).glob("chunk-*")):
                         "counts": counts, "file": path.name,
                         "signals": sorted({(s.name, s.annotations["population"], s.shape[1])
                                            for s in seg.analogsignals}),
-                        "theta": [s.shape[0] for s in seg.irregularlysampledsignals]}
+                        "theta": [s.shape[0] for s in seg.irregularlysampledsignals],
+                        "n_signals": len(seg.analogsignals)}
     if hasattr(io, "close"):
         io.close()
 print(json.dumps({"examples": out, "simulators": [m for m in ("nest", "pyNN.nest") if m in sys.modules]}))
@@ -101,6 +102,7 @@ def test_test_recording_matches_counts_and_labels(untrained_run, fmt):
         assert example["label"] == saved["labels"][k]
         assert example["predicted"] == saved["predictions"][k]
         assert example["signals"] == [["v", "excitatory", 2], ["v", "inhibitory", 2]]
+        assert example["n_signals"] == 2   # consecutive showings: one signal per variable
         assert example["theta"] == [example["rows"]]   # one sample per run of one showing
         # the last showing's presentation window holds the counts used, and its inputs
         exc = example["counts"].get("excitatory", {})
