@@ -24,8 +24,9 @@ log = logging.getLogger("spiking_mnist.evaluate")
 
 def responses(backend, split: mnist.Split, stream: str, params, progress: bool,
               recorder=None, assignments: np.ndarray | None = None,
-              theta: np.ndarray | None = None) -> np.ndarray:
-    """Excitatory spike counts, shape (n_examples, n_excitatory), of the frozen network.
+              theta: np.ndarray | None = None) -> tuple[np.ndarray, int]:
+    """Excitatory spike counts, shape (n_examples, n_excitatory), of the frozen network, and
+    the number of input spikes shown.
 
     With ``assignments`` (neuron labels), the progress bar shows the running accuracy and the
     ``recorder`` gets each example's prediction.
@@ -49,7 +50,7 @@ def responses(backend, split: mnist.Split, stream: str, params, progress: bool,
             bar.update(1)
     if recorder is not None:
         recorder.flush()
-    return out
+    return out, presenter.input_spikes
 
 
 def metrics_of(labels: np.ndarray, predictions: np.ndarray, n_classes: int = 10) -> dict:
@@ -100,11 +101,11 @@ def evaluate(run_dir: Path, split: str = "test", examples: int | None = None,
             recorders[phase] = Recorder(recording, run_dir, phase, annotations)
             recorders[phase].attach(backend)
     start = time.perf_counter()
-    label_responses = responses(backend, labelling, "label", params, progress,
+    label_responses, _ = responses(backend, labelling, "label", params, progress,
                                 recorders.get("label"), theta=ckpt.theta)
     assignments = diehl_cook.assign_labels(label_responses, labelling.labels)
     mid = time.perf_counter()
-    test_responses = responses(backend, target, split, params, progress, recorders.get(split),
+    test_responses, input_spikes = responses(backend, target, split, params, progress, recorders.get(split),
                                assignments, ckpt.theta)
     end = time.perf_counter()
     backend.end()
@@ -118,7 +119,8 @@ def evaluate(run_dir: Path, split: str = "test", examples: int | None = None,
                                                 minlength=10).tolist(),
                "unlabelled_neurons": int((assignments < 0).sum()),
                "label_seconds": mid - start, "test_seconds": end - mid,
-               "test_examples_per_second": len(target) / max(end - mid, 1e-9)}
+               "test_examples_per_second": len(target) / max(end - mid, 1e-9),
+               "test_input_spikes": input_spikes}
     name = "metrics.json" if split == "test" else f"metrics-{split}.json"
     (run_dir / name).write_text(json.dumps(metrics, indent=1))
     np.savez_compressed(run_dir / f"responses-{split}.npz", responses=test_responses,

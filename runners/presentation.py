@@ -92,6 +92,7 @@ class Presenter:
         self._backend, self._images, self._labels = backend, images, labels
         self._stream, self._params, self._recorder = stream, params, recorder
         self._theta = theta
+        self.input_spikes = 0   #: input spikes shown so far
         self._per_run = params.simulation.showings_per_run
         self._pending: list[Showing] = []
 
@@ -145,6 +146,7 @@ class Presenter:
                                 spike_rng(p.simulation.seed, self._stream, s.example, s.number))
             for s in batch]
         start = backend.now()
+        self.input_spikes += sum(t.size for showing in input_times for t in showing)
         backend.set_input_spikes(chunk_input(input_times, period))
         backend.run(len(batch) * period)
         times, neurons = backend.take_spikes()

@@ -173,7 +173,8 @@ def train(run_dir: Path, params, backend_name: str = "nest", data_dir=None,
         model=diehl_cook.MODEL, parameters=params.values(), weights=weights,
         delays=diehl_cook.input_delays(params, n_inputs, rng),
         theta=diehl_cook.Homeostasis(params).theta, examples_seen=0, backend=backend_name,
-        info={"digits": digits, "fired": [], "spikes": 0, "train_seconds": 0.0})
+        info={"digits": digits, "fired": [], "spikes": 0, "input_spikes": 0,
+              "train_seconds": 0.0})
     run_dir.mkdir(parents=True, exist_ok=True)
     checkpoint.save(run_dir, start)  # the untrained network: a run from its first moment
     return _continue(run_dir, params, start, backend_name, data_dir, progress, recording)
@@ -212,6 +213,7 @@ def _continue(run_dir: Path, params, ckpt: checkpoint.Checkpoint, backend_name: 
     n_examples, every = params.training.examples, params.training.checkpoint_every
     validate_every = params.training.validate_every
     k, spikes = ckpt.examples_seen, ckpt.info["spikes"]
+    input_spikes = ckpt.info.get("input_spikes", 0)
     seconds = seconds_start = ckpt.info["train_seconds"]
     k_start = ckpt.examples_seen
     homeostasis = diehl_cook.Homeostasis(params, ckpt.theta.copy())
@@ -257,6 +259,7 @@ def _continue(run_dir: Path, params, ckpt: checkpoint.Checkpoint, backend_name: 
                 bar.set_postfix(spikes_per_ex=f"{spikes / k:.1f}", refresh=False,
                                 **({} if accuracy is None else {"acc~": f"{accuracy:.2f}"}))
             seconds += time.perf_counter() - began
+            input_spikes += presenter.input_spikes
             # the normalisation the next showing would start with: saved weights are then
             # what D&C test with, not the last winner's column grown by ~20 units
             normaliser.normalise()
@@ -266,6 +269,7 @@ def _continue(run_dir: Path, params, ckpt: checkpoint.Checkpoint, backend_name: 
                 theta=homeostasis.theta.copy(), examples_seen=k, backend=backend_name,
                 info={"digits": ckpt.info["digits"],
                       "fired": np.flatnonzero(normaliser.fired).tolist(), "spikes": spikes,
+                      "input_spikes": input_spikes,
                       "train_seconds": seconds,
                       "train_examples_per_second":
                           (k - k_start) / max(seconds - seconds_start, 1e-9),

@@ -1,0 +1,76 @@
+"""Chunks of showings: the input schedule of one run and the spike counts cut back out of it."""
+import numpy as np
+
+from spiking_mnist.models.parameters import load_parameters
+from spiking_mnist.runners.presentation import Presenter, chunk_input, spikes_per_showing
+
+PARAMS = load_parameters("diehl_cook", None, ["network.n_excitatory=3"])
+PERIOD = PARAMS.encoding.presentation + PARAMS.encoding.rest   # 500 ms
+
+
+def test_chunk_input_puts_each_showing_in_its_own_window():
+    rng = np.random.default_rng(0)
+    showings = [[np.sort(rng.choice(np.arange(1, 701), rng.integers(0, 5), replace=False)) * 0.5
+                 for _ in range(4)] for _ in range(6)]
+    merged = chunk_input(showings, PERIOD)
+    assert len(merged) == 4
+    for i, times in enumerate(merged):
+        assert np.all(np.diff(times) > 0)
+        slot = np.ceil(times / PERIOD).astype(int) - 1
+        for s, showing in enumerate(showings):
+            np.testing.assert_allclose(times[slot == s] - s * PERIOD, showing[i])
+
+
+def test_spike_counts_split_by_showing_and_presentation_window():
+    start, dt = 1000.5, PARAMS.simulation.timestep
+    # neuron 0: last step of showing 0's presentation, then first step of its rest;
+    # neuron 2: last step of showing 1 (in the rest), first step of showing 2
+    times = start + np.array([350.0, 350.0 + dt, 1000.0, 1000.0 + dt])
+    neurons = np.array([0, 0, 2, 2])
+    counts, totals = spikes_per_showing(times, neurons, start, 3, PARAMS, 3)
+    np.testing.assert_array_equal(counts, [[1, 0, 0], [0, 0, 0], [0, 0, 1]])
+    np.testing.assert_array_equal(totals, [[2, 0, 0], [0, 0, 1], [0, 0, 1]])
+
+
+class SilentUntil:
+    """A backend stand-in whose neuron 0 answers a showing with ``spikes_at[intensity]``
+    spikes: enough to exercise the re-show rule without a simulator."""
+
+    def __init__(self, spikes_at: dict[int, int]):
+        self.spikes_at, self.t, self.shown = spikes_at, 0.0, []
+
+    def now(self):
+        return self.t
+
+    def set_input_spikes(self, times):
+        self.total = sum(t.size for t in times)
+
+    def run(self, duration):
+        self.start, self.t = self.t, self.t + duration
+
+    def take_spikes(self):
+        times = []
+        for k, s in enumerate(self.pending):
+            times += [self.start + k * PERIOD + 10.0 + j for j in range(self.spikes_at[s.intensity])]
+        return np.array(times), np.zeros(len(times), dtype=np.int64)
+
+
+def test_reshows_go_to_the_next_run_until_enough_spikes():
+    params = PARAMS.with_values({"simulation": {"showings_per_run": 3}}, "test")
+    backend = SilentUntil({2: 0, 3: 1, 4: 9})
+    images = np.full((5, 784), 200, dtype=np.uint8)
+    presenter = Presenter(backend, images, np.zeros(5, dtype=int), "train", params)
+    runs = []
+
+    def before(showings):
+        backend.pending = showings
+        runs.append([(s.example, s.intensity) for s in showings])
+
+    done = [e for e, _, _ in presenter.show(((i, i) for i in range(5)), before_run=before)]
+    assert sorted(done) == [0, 1, 2, 3, 4]
+    # every example needs intensities 2, 3, 4; re-shows open the next run
+    assert runs[0] == [(0, 2), (1, 2), (2, 2)]
+    assert runs[1] == [(0, 3), (1, 3), (2, 3)]
+    assert runs[2] == [(0, 4), (1, 4), (2, 4)]
+    assert runs[3] == [(3, 2), (4, 2)]
+    assert presenter.input_spikes > 0
