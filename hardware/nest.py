@@ -22,6 +22,7 @@ NEST calls, which is ~10x faster than ``Projection.get``/``set``.
 """
 from __future__ import annotations
 
+import logging
 import os
 import warnings
 
@@ -49,6 +50,13 @@ def _set_connection_values(connections, key: str, values) -> None:
                                                [{key: v} for v in values])
 
 
+def _not_synaptic_current_init(record: logging.LogRecord) -> bool:
+    """Drop PyNN's warning that NEST refuses initial synaptic currents: IF_curr_exp asks for
+    0, which NEST starts from anyway, and PyNN logs it for every population."""
+    return not record.getMessage().startswith(
+        "NEST does not allow setting an initial value for I_syn")
+
+
 def import_pynn_nest():
     """``pyNN.nest`` without NEST's banner and PyNN's extension-build warning.
 
@@ -56,6 +64,7 @@ def import_pynn_nest():
     missing on pip-installed NEST; the extensions are not used here.
     """
     os.environ.setdefault("PYNEST_QUIET", "1")
+    logging.getLogger("PyNN").addFilter(_not_synaptic_current_init)
     # PyNN's own NEST calls use APIs NEST 3.10 deprecates; nothing a user can act on
     warnings.filterwarnings("ignore", category=UserWarning,
                             message=r"\s*(Provided for backward compatibility|\w+\(\) is deprecated)")
