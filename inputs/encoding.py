@@ -42,3 +42,28 @@ def poisson_spike_times(rates: np.ndarray, duration: float, timestep: float,
     _, steps = np.nonzero(spikes)            # row-major: grouped by input, times ascending
     times = (steps + 1) * timestep
     return np.split(times, np.cumsum(counts)[:-1])
+
+
+def chunk_spike_times(showings: list[list[np.ndarray]], period: float) -> list[np.ndarray]:
+    """One input schedule for a chunk of showings, for a backend that runs it in one go.
+
+    ``showings[k]`` holds, per input, the spike times (ms, in ``(0, period]``) of showing
+    ``k``, as :func:`poisson_spike_times` gives them; they are moved into showing k's window
+    ``(k * period, (k + 1) * period]``. Returns one sorted array per input.
+    """
+    if not showings:
+        return []
+    n_inputs = len(showings[0])
+    inputs, times = [np.zeros(0, dtype=np.int64)], [np.zeros(0)]
+    for k, showing in enumerate(showings):
+        if len(showing) != n_inputs:
+            raise ValueError(f"showing {k} has {len(showing)} inputs, showing 0 {n_inputs}")
+        flat = np.concatenate(showing) if n_inputs else np.zeros(0)
+        if flat.size and (flat.min() <= 0 or flat.max() > period):
+            raise ValueError(f"showing {k} has spikes outside (0, {period}] ms")
+        inputs.append(np.repeat(np.arange(n_inputs), [t.size for t in showing]))
+        times.append(flat + k * period)
+    inputs, times = np.concatenate(inputs), np.concatenate(times)
+    order = np.lexsort((times, inputs))
+    counts = np.bincount(inputs, minlength=n_inputs)
+    return np.split(times[order], np.cumsum(counts)[:-1])

@@ -104,16 +104,20 @@ def input_delays(params: Parameters, n_inputs: int, rng: np.random.Generator) ->
     return np.clip(np.round(raw / dt), 1, None) * dt
 
 
-def build(sim, params: Parameters, n_inputs: int, input_synapse) -> DiehlCookNetwork:
+def build(sim, params: Parameters, n_inputs: int, input_synapse,
+          connectors: dict | None = None) -> DiehlCookNetwork:
     """Create the network with the PyNN module ``sim``.
 
     ``input_synapse`` is the PyNN synapse type of input -> excitatory: plastic for training,
     static for testing, in units of :func:`synaptic_unit`; its weights and delays are
-    installed afterwards from
-    :func:`initial_weights` / :func:`input_delays` or a checkpoint.
+    installed afterwards from :func:`initial_weights` / :func:`input_delays` or a checkpoint.
+    ``connectors`` (projection name -> PyNN connector) replaces the rule of a projection by an
+    equivalent explicit one, for a backend that needs it (SpiNNaker: weights given at
+    creation, see ``hardware/spinnaker.py``).
     """
     n = params.network.n_excitatory
     cell = cell_type(sim, params)
+    connectors = connectors or {}
     inputs = sim.Population(n_inputs, sim.SpikeSourceArray(spike_times=[]), label="inputs")
     excitatory = sim.Population(n, cell(**cell_parameters(params, "excitatory")),
                                 initial_values={"v": params.excitatory.v_init},
@@ -121,8 +125,10 @@ def build(sim, params: Parameters, n_inputs: int, input_synapse) -> DiehlCookNet
     inhibitory = sim.Population(n, cell(**cell_parameters(params, "inhibitory")),
                                 initial_values={"v": params.inhibitory.v_init},
                                 label="inhibitory")
-    input_to_exc = sim.Projection(inputs, excitatory, sim.AllToAllConnector(), input_synapse,
-                                  receptor_type="excitatory", label="input_to_exc")
+    input_to_exc = sim.Projection(inputs, excitatory,
+                                  connectors.get("input_to_exc") or sim.AllToAllConnector(),
+                                  input_synapse, receptor_type="excitatory",
+                                  label="input_to_exc")
     exc_to_inh = sim.Projection(
         excitatory, inhibitory, sim.OneToOneConnector(),
         sim.StaticSynapse(weight=params.exc_to_inh.weight
@@ -130,7 +136,8 @@ def build(sim, params: Parameters, n_inputs: int, input_synapse) -> DiehlCookNet
                           delay=params.exc_to_inh.delay),
         receptor_type="excitatory", label="exc_to_inh")
     inh_to_exc = sim.Projection(
-        inhibitory, excitatory, sim.ArrayConnector(~np.eye(n, dtype=bool)),
+        inhibitory, excitatory,
+        connectors.get("inh_to_exc") or sim.ArrayConnector(~np.eye(n, dtype=bool)),
         sim.StaticSynapse(weight=params.inh_to_exc.weight
                           * synaptic_unit(params, "excitatory", "inhibitory"),
                           delay=params.inh_to_exc.delay),

@@ -10,7 +10,7 @@ import json
 import logging
 import sys
 
-from spiking_mnist.hardware import BACKENDS, BackendError
+from spiking_mnist.hardware import BACKENDS, BackendError, configure_machine
 from spiking_mnist.inputs.mnist import DatasetError
 from spiking_mnist.models.parameters import ConfigError, load_parameters
 from spiking_mnist.runners.checkpoint import CheckpointError
@@ -27,6 +27,16 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--backend", default="nest", choices=BACKENDS,
                    help="simulator that runs the network (default: nest)")
     p.add_argument("--quiet", action="store_true", help="no progress bars (for log files)")
+    g = p.add_argument_group("SpiNNaker machine (with --backend spinnaker; written into "
+                             "~/.spynnaker.cfg if there is none, never over an existing one)")
+    machine = g.add_mutually_exclusive_group()
+    machine.add_argument("--board", metavar="virtual|HOST", help="`virtual`: map the network "
+                         "and generate its data without a board (nothing runs); or the IP "
+                         "address or name of a SpiNN-5 (or SpiNN-3) board")
+    machine.add_argument("--spalloc", metavar="URL", help="a spalloc server that allocates "
+                         "boards of a large machine")
+    g.add_argument("--board-version", type=int, default=5, choices=(3, 5),
+                   help="5: SpiNN-5 (48 chips, default), 3: SpiNN-3 (4 chips)")
 
 
 def _recording_options(p: argparse.ArgumentParser) -> None:
@@ -118,8 +128,16 @@ def parser() -> argparse.ArgumentParser:
     return top
 
 
+def _prepare_machine(args) -> None:
+    """Point sPyNNaker at the machine asked for; tell the user what that took."""
+    done = configure_machine(args.backend, args.board, args.spalloc, args.board_version)
+    if done:
+        print(f"spiking-mnist: {done}", file=sys.stderr)
+
+
 def _train(args) -> int:
     from spiking_mnist.runners.train import resume, train
+    _prepare_machine(args)
     if args.resume:
         if args.set or args.config or args.neurons or args.digits or args.overwrite:
             raise ConfigError("--resume continues a run with its own parameters; only "
@@ -146,6 +164,7 @@ def _train(args) -> int:
 
 def _evaluate(args) -> int:
     from spiking_mnist.runners.evaluate import evaluate
+    _prepare_machine(args)
     if args.examples is not None and args.examples <= 0:
         raise ConfigError("--examples must be positive")
     if args.label_examples is not None and args.label_examples <= 0:

@@ -14,7 +14,8 @@ from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
-from spiking_mnist.inputs.encoding import poisson_spike_times, rates_hz, spike_rng
+from spiking_mnist.inputs.encoding import (chunk_spike_times, poisson_spike_times, rates_hz,
+                                           spike_rng)
 
 
 @dataclass(frozen=True)
@@ -45,21 +46,6 @@ class Chunk:
         """Per showing, whether it ends its example (enough spikes or the intensity cap)."""
         return ((self.counts.sum(axis=1) >= min_spikes)
                 | (np.array([s.intensity for s in self.showings]) >= max_intensity))
-
-
-def chunk_input(spike_times: list[list[np.ndarray]], period: float) -> list[np.ndarray]:
-    """Per input, the spike times of consecutive showings (each a list of per-input arrays
-    relative to its own start) placed ``period`` ms apart, relative to the chunk's start."""
-    n_inputs = len(spike_times[0])
-    times, inputs = [], []
-    for slot, showing in enumerate(spike_times):
-        sizes = [t.size for t in showing]
-        times.append(np.concatenate(showing) + slot * period)
-        inputs.append(np.repeat(np.arange(n_inputs), sizes))
-    times, inputs = np.concatenate(times), np.concatenate(inputs)
-    order = np.lexsort((times, inputs))
-    bounds = np.searchsorted(inputs[order], np.arange(1, n_inputs))
-    return np.split(times[order], bounds)
 
 
 def spikes_per_showing(times: np.ndarray, neurons: np.ndarray, start: float, n_showings: int,
@@ -147,7 +133,7 @@ class Presenter:
             for s in batch]
         start = backend.now()
         self.input_spikes += sum(t.size for showing in input_times for t in showing)
-        backend.set_input_spikes(chunk_input(input_times, period))
+        backend.set_input_spikes(chunk_spike_times(input_times, period))
         backend.run(len(batch) * period)
         times, neurons = backend.take_spikes()
         counts, totals = spikes_per_showing(times, neurons, start, len(batch), p,

@@ -2,7 +2,8 @@
 
 ``tests/test_bad_input.py`` runs each case and checks the message is in
 ``docs/bad-input.md``; ``python tests/bad_inputs.py > docs/bad-input.md`` rewrites that table.
-Paths inside the temporary directory of a case are shown as ``TMP``.
+Paths inside the temporary directory of a case are shown as ``TMP``. Rewriting the table needs
+the SpiNNaker extra (``pip install '.[spinnaker]'``) for the cases that need sPyNNaker.
 """
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ import errno
 import gzip
 import io
 import json
+import os
+import shutil
 import struct
 import sys
 import tempfile
@@ -41,6 +44,7 @@ class Case:
     prepare: Callable[[Path], None] = lambda tmp: None
     patches: Callable[[Path], list] = field(default=lambda tmp: [])
     after: Callable[[Path], None] = lambda tmp: None
+    needs: str | None = None
 
 
 # --- data ------------------------------------------------------------------------------
@@ -118,6 +122,46 @@ def _disk_full_on_second_checkpoint(tmp: Path) -> list:
     return [mock.patch.object(checkpoint, "_write_array", write)]
 
 
+VARIANT = Path(__file__).resolve().parents[1] / "models" / "variants" / "spinnaker.toml"
+TINY_SPINNAKER = ("--examples 2 --neurons 5 --set training.validation=2 --data-dir TMP/data "
+                  "--quiet --backend spinnaker --board virtual")
+
+
+def _spinnaker_world(tmp: Path) -> list:
+    """A home without sPyNNaker configuration, sPyNNaker's reports in ``tmp``."""
+    (tmp / "home").mkdir(exist_ok=True)
+    return [mock.patch.dict("os.environ", {"HOME": str(tmp / "home"),
+                                           "XDG_CONFIG_HOME": str(tmp / "home" / ".config")}),
+            _working_directory(tmp)]
+
+
+@contextlib.contextmanager
+def _working_directory(path: Path):
+    previous = Path.cwd()
+    os.chdir(path)
+    try:
+        yield
+    finally:
+        os.chdir(previous)
+
+
+def _spinnaker_data_and_variant(tmp: Path) -> None:
+    write_data(tmp / "data")
+    shutil.copy(VARIANT, tmp / "spinnaker.toml")
+
+
+def _binaries_without_triplet_synapses(tmp: Path) -> list:
+    """An sPyNNaker install lacking the synapse-core binary of the triplet rule."""
+    from spiking_mnist.hardware import spinnaker_binaries
+    listing = tmp / "binaries"
+    listing.mkdir()
+    for name in spinnaker_binaries.installed(spinnaker_binaries.binaries_directory()):
+        if name != "synapses_stdp_mad_pfister_triplet_additive":
+            (listing / f"{name}.aplx").touch()
+    return _spinnaker_world(tmp) + [
+        mock.patch.object(spinnaker_binaries, "binaries_directory", lambda: listing)]
+
+
 def _first_checkpoint_intact(tmp: Path) -> None:
     assert checkpoint.load(tmp / "run").examples_seen == 1
     assert [p.name for p in (tmp / "run").iterdir()] == ["checkpoint"]
@@ -188,6 +232,26 @@ CASES = [
          patches=lambda tmp: [mock.patch.dict(sys.modules, {"spynnaker": None}),
                               mock.patch.dict("os.environ",
                                               {"SPIKING_MNIST_DATA": str(tmp / "data")})]),
+    Case("`--backend spinnaker` with no sPyNNaker configuration and no machine given",
+         "evaluate TMP/run --backend spinnaker", 3, "no sPyNNaker configuration found",
+         prepare=lambda tmp: write_run(tmp / "run"), patches=_spinnaker_world,
+         needs="spynnaker"),
+    Case("`--board` of another machine than the user's ~/.spynnaker.cfg",
+         "evaluate TMP/run --backend spinnaker --board virtual", 3, "does not overwrite it",
+         prepare=lambda tmp: (write_run(tmp / "run"), (tmp / "home").mkdir(),
+                              (tmp / "home" / ".spynnaker.cfg").write_text(
+                                  "[Machine]\nmachine_name = 192.168.240.1\nversion = 5\n")),
+         patches=_spinnaker_world, needs="spynnaker"),
+    Case("`--board` without `--backend spinnaker`", "evaluate TMP/run --board virtual", 2,
+         "add --backend spinnaker"),
+    Case("SpiNNaker with D&C's 1 nS unit conductance (STDP steps lost to fixed point)",
+         f"train --run-dir TMP/run {TINY_SPINNAKER}", 3, "becomes 0.89 times itself",
+         prepare=lambda tmp: write_data(tmp / "data"), patches=_spinnaker_world,
+         needs="spynnaker"),
+    Case("an sPyNNaker install without a binary the network needs (preflight, before mapping)",
+         f"train --run-dir TMP/run --config TMP/spinnaker.toml {TINY_SPINNAKER}", 3,
+         "cannot run this network", prepare=_spinnaker_data_and_variant,
+         patches=_binaries_without_triplet_synapses, needs="spynnaker"),
     Case("a run directory that already holds a run",
          "train --run-dir TMP/run", 2, "already holds a run",
          prepare=lambda tmp: write_run(tmp / "run")),

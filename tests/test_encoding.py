@@ -2,7 +2,8 @@
 import numpy as np
 import pytest
 
-from spiking_mnist.inputs.encoding import poisson_spike_times, rates_hz, spike_rng
+from spiking_mnist.inputs.encoding import (chunk_spike_times, poisson_spike_times, rates_hz,
+                                          spike_rng)
 
 
 def test_rates_follow_diehl_cook():
@@ -43,3 +44,24 @@ def test_same_seed_same_spikes_other_stream_other_spikes():
 def test_rate_above_one_spike_per_step_is_refused():
     with pytest.raises(ValueError, match="exceeds one spike"):
         poisson_spike_times(np.array([3000.0]), 10.0, 0.5, spike_rng(0, "train", 0, 0))
+
+
+def test_chunk_schedule_puts_every_example_in_its_own_window():
+    images = np.random.default_rng(0).integers(0, 256, (6, 784)).astype(np.uint8)
+    images[3] = 0  # a blank example contributes nothing and shifts nothing
+    showings = [poisson_spike_times(rates_hz(img, 31.875, 2), 350.0, 1.0,
+                                    spike_rng(1, "train", k, 0))
+                for k, img in enumerate(images)]
+    chunk = chunk_spike_times(showings, 500.0)
+    assert len(chunk) == 784
+    for i, times in enumerate(chunk):
+        assert np.all(np.diff(times) > 0)
+        for k, showing in enumerate(showings):
+            window = times[(times > k * 500.0) & (times <= (k + 1) * 500.0)]
+            np.testing.assert_array_equal(window - k * 500.0, showing[i])
+    assert sum(t.size for t in chunk) == sum(t.size for s in showings for t in s)
+
+
+def test_chunk_schedule_refuses_a_showing_longer_than_its_window():
+    with pytest.raises(ValueError, match="outside"):
+        chunk_spike_times([[np.array([10.0, 600.0])]], 500.0)

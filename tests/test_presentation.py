@@ -1,24 +1,13 @@
-"""Chunks of showings: the input schedule of one run and the spike counts cut back out of it."""
+"""Chunks of showings: spike counts cut back out of one run, and the re-show order.
+
+The input schedule of a chunk is tested in tests/test_encoding.py."""
 import numpy as np
 
 from spiking_mnist.models.parameters import load_parameters
-from spiking_mnist.runners.presentation import Presenter, chunk_input, spikes_per_showing
+from spiking_mnist.runners.presentation import Presenter, spikes_per_showing
 
 PARAMS = load_parameters("diehl_cook", None, ["network.n_excitatory=3"])
 PERIOD = PARAMS.encoding.presentation + PARAMS.encoding.rest   # 500 ms
-
-
-def test_chunk_input_puts_each_showing_in_its_own_window():
-    rng = np.random.default_rng(0)
-    showings = [[np.sort(rng.choice(np.arange(1, 701), rng.integers(0, 5), replace=False)) * 0.5
-                 for _ in range(4)] for _ in range(6)]
-    merged = chunk_input(showings, PERIOD)
-    assert len(merged) == 4
-    for i, times in enumerate(merged):
-        assert np.all(np.diff(times) > 0)
-        slot = np.ceil(times / PERIOD).astype(int) - 1
-        for s, showing in enumerate(showings):
-            np.testing.assert_allclose(times[slot == s] - s * PERIOD, showing[i])
 
 
 def test_spike_counts_split_by_showing_and_presentation_window():

@@ -1,0 +1,89 @@
+"""Mapping time and machine resources of the SpiNNaker variant on sPyNNaker's virtual board.
+
+For each N, the training network (STDP on) is built from ``models/`` with the SpiNNaker
+variant's parameters and a chunk of MNIST training examples as one input schedule, then
+mapped: ``run`` on a virtual board places, routes and generates every core's data, and
+nothing executes. Prints a Markdown table; run it with no other heavy job on the machine:
+
+    python benchmarks/spinnaker_mapping.py --neurons 100 400 1600 --examples 100
+
+Writes ``~/.spynnaker.cfg`` for a virtual board only if there is no configuration (an
+existing one must configure a virtual board); sPyNNaker's reports go to ``./reports``.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from spiking_mnist.hardware import configure_machine
+from spiking_mnist.inputs import mnist
+from spiking_mnist.inputs.encoding import chunk_spike_times, poisson_spike_times, rates_hz, \
+    spike_rng
+from spiking_mnist.models import diehl_cook
+from spiking_mnist.models.parameters import load_parameters
+from spiking_mnist.runners.session import open_network
+
+VARIANT = Path(__file__).resolve().parents[1] / "models" / "variants" / "spinnaker.toml"
+
+
+def chunk_of_examples(params, images: np.ndarray) -> list[np.ndarray]:
+    """First showings of ``images`` as one schedule, a showing every presentation + rest."""
+    enc, dt = params.encoding, params.simulation.timestep
+    showings = [poisson_spike_times(rates_hz(img, enc.rate_per_intensity,
+                                             enc.initial_intensity),
+                                    enc.presentation, dt, spike_rng(params.simulation.seed,
+                                                                    "train", k, 0))
+                for k, img in enumerate(images)]
+    return chunk_spike_times(showings, enc.presentation + enc.rest)
+
+
+def measure(n: int, images: np.ndarray) -> dict:
+    """Build and map the variant with ``n`` excitatory neurons on one chunk of ``images``."""
+    params = load_parameters("diehl_cook", VARIANT, [f"network.n_excitatory={n}"])
+    rng = np.random.default_rng(params.simulation.seed)
+    weights = diehl_cook.normalise_columns(
+        diehl_cook.initial_weights(params, images.shape[1], rng),
+        params.normalisation.column_sum)
+    delays = diehl_cook.input_delays(params, images.shape[1], rng)
+    began = time.perf_counter()
+    backend, _ = open_network(params, "spinnaker", weights, delays,
+                              diehl_cook.Homeostasis(params).theta, plastic=True)
+    chunk = chunk_of_examples(params, images)
+    backend.set_input_spikes(chunk)
+    prepared = time.perf_counter()
+    backend.run(len(images) * (params.encoding.presentation + params.encoding.rest))
+    done = time.perf_counter()
+    backend.end()
+    return {"n": n, "spikes": sum(t.size for t in chunk), "build_s": prepared - began,
+            "map_s": backend.mapping_seconds, "total_s": done - began,
+            "resources": backend.resources}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--neurons", type=int, nargs="+", default=[100, 400, 1600])
+    parser.add_argument("--examples", type=int, default=100,
+                        help="training examples in the chunk mapped (default: 100)")
+    parser.add_argument("--data-dir")
+    args = parser.parse_args(argv)
+    print(configure_machine("spinnaker", "virtual"), file=sys.stderr)
+    images = mnist.load("train", args.data_dir).images[:args.examples]
+    images = images.reshape(len(images), -1)
+    print(f"| N | input spikes ({args.examples} examples) | preflight + build + schedule (s) | "
+          "map + generate data (s) | boards | chips | cores (+ sPyNNaker's) | SDRAM (MiB) |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    for n in args.neurons:
+        m = measure(n, images)
+        r = m["resources"]
+        print(f"| {n} | {m['spikes']:,} | {m['build_s']:.1f} | {m['map_s']:.1f} | {r.boards} | "
+              f"{r.chips} | {r.cores} (+{r.system_cores}) | {r.sdram_bytes / 2**20:.1f} |",
+              flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

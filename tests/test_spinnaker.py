@@ -1,0 +1,98 @@
+"""The SpiNNaker profile on sPyNNaker's virtual board: the SpiNNaker variant of the network
+maps at N=100 and N=400 with its state and a whole chunk of input, the preflight refuses
+pairs without binaries, and a virtual board gives no made-up spikes."""
+import numpy as np
+import pytest
+
+pytest.importorskip("spynnaker", reason="sPyNNaker is not installed (pip install '.[spinnaker]')")
+
+from spiking_mnist.hardware import BackendError, configure_machine  # noqa: E402
+from spiking_mnist.hardware import spinnaker_binaries  # noqa: E402
+from spiking_mnist.hardware.spinnaker import NEURONS_PER_CORE, stdp_rounding  # noqa: E402
+from spiking_mnist.inputs.encoding import (chunk_spike_times, poisson_spike_times,  # noqa: E402
+                                           rates_hz, spike_rng)
+from spiking_mnist.models import diehl_cook  # noqa: E402
+from spiking_mnist.models.parameters import load_parameters  # noqa: E402
+from spiking_mnist.runners.session import open_network  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+VARIANT = Path(__file__).resolve().parents[1] / "models" / "variants" / "spinnaker.toml"
+PERIOD = 500.0
+
+
+@pytest.fixture
+def virtual_board(tmp_path, monkeypatch):
+    """A temporary home with a virtual-board configuration; sPyNNaker's reports go to
+    the temporary working directory."""
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)
+    monkeypatch.chdir(tmp_path)
+    configure_machine("spinnaker", "virtual")
+
+
+def _chunk(params, n_examples: int) -> list[np.ndarray]:
+    images = np.random.default_rng(5).integers(0, 256, (n_examples, 784)).astype(np.uint8)
+    enc = params.encoding
+    return [poisson_spike_times(rates_hz(img, enc.rate_per_intensity, enc.initial_intensity),
+                                enc.presentation, params.simulation.timestep,
+                                spike_rng(1, "train", k, 0)) for k, img in enumerate(images)]
+
+
+@pytest.mark.parametrize("n", [100, 400])
+def test_variant_maps_on_the_virtual_board_with_its_state_and_chunk(virtual_board, n):
+    params = load_parameters("diehl_cook", VARIANT, [f"network.n_excitatory={n}"])
+    rng = np.random.default_rng(0)
+    weights = diehl_cook.normalise_columns(diehl_cook.initial_weights(params, 784, rng), 78.0)
+    theta = np.linspace(20.0, 25.0, n)
+    backend, _ = open_network(params, "spinnaker", weights,
+                              diehl_cook.input_delays(params, 784, rng), theta, plastic=True)
+    showings = _chunk(params, 4)
+    chunk = chunk_spike_times(showings, PERIOD)
+    backend.set_input_spikes(chunk)
+    backend.run(len(showings) * PERIOD)
+
+    used = backend.resources
+    neuron_cores = 2 * -(-n // NEURONS_PER_CORE["excitatory"])
+    assert used.boards == 1 and used.chips >= 1 and used.sdram_bytes > 0
+    assert used.cores > neuron_cores  # plus the input and the split synapse cores
+    mapped = backend._network
+    # the whole chunk, every example in its own window, is what the inputs were given
+    for given, wanted in zip(mapped.inputs.get("spike_times"), chunk):
+        np.testing.assert_array_equal(np.asarray(given, dtype=float), wanted)
+    np.testing.assert_allclose(mapped.excitatory.get("v_thresh"),
+                               diehl_cook.Homeostasis(params, theta).thresholds())
+    # weights as the board holds them: 16-bit fixed point, well under 1 % of the largest
+    np.testing.assert_allclose(backend.get_weights(), weights, atol=1e-3 * weights.max())
+    with pytest.raises(BackendError, match="virtual SpiNNaker board .* runs nothing"):
+        backend.take_spikes()
+    backend.end()
+
+
+def test_preflight_refuses_a_pair_without_binaries_and_says_what_runs():
+    impossible = spinnaker_binaries.PopulationCores("excitatory", "IF_trunc_delta",
+                                                    "_stdp_mad_pair_additive")
+    with pytest.raises(BackendError) as err:
+        spinnaker_binaries.check([impossible], spinnaker_binaries.binaries_directory())
+    message = str(err.value)
+    assert "IF_trunc_delta with stdp_mad_pair_additive has no binary" in message
+    assert "IF_trunc_delta runs with: static synapses" in message
+    assert "stdp_mad_pair_additive run with: " in message and "IF_cond_exp" in message
+
+
+def test_preflight_finds_split_cores_for_the_triplet_rule_on_conductance_cells():
+    cores = spinnaker_binaries.PopulationCores("excitatory", "IF_cond_exp",
+                                               "_stdp_mad_pfister_triplet_additive")
+    static = spinnaker_binaries.PopulationCores("inhibitory", "IF_cond_exp", "")
+    assert spinnaker_binaries.check([cores, static],
+                                    spinnaker_binaries.binaries_directory()) == {
+        "excitatory": "split", "inhibitory": "combined"}
+
+
+def test_default_unit_conductance_rounds_the_stdp_step_and_the_variant_does_not():
+    default = load_parameters("diehl_cook", None, [])
+    variant = load_parameters("diehl_cook", VARIANT, [])
+    assert stdp_rounding(default.stdp, default.network.unit_conductance) == [
+        "stdp.nu_pre = 0.0001 becomes 0.89 times itself"]
+    assert stdp_rounding(variant.stdp, variant.network.unit_conductance) == []
