@@ -4,8 +4,9 @@
 homeostatic threshold theta) -> one-to-one -> ``inhibitory`` -> every other excitatory
 neuron. Weights are D&C's dimensionless numbers; a weight ``w`` is a conductance jump of
 ``w * unit_conductance`` or, with ``network.synapses = "current"``, a current jump of the
-same charge at the membrane potential ``v_synaptic`` (see :func:`synaptic_unit`). The homeostatic threshold is kept on the host (see
-:class:`Homeostasis`), so any backend that can set a neuron's threshold between runs runs it.
+same charge at the membrane potential ``v_synaptic`` (see :func:`synaptic_unit`). The
+homeostatic threshold is kept on the host (see :class:`Homeostasis`), so any backend that
+can set a neuron's threshold between runs runs it.
 """
 from __future__ import annotations
 

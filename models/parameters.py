@@ -150,7 +150,8 @@ def _parse_spec(section: str, key: str, entry: Any, source: str) -> Parameter:
         raise ConfigError(f"{source}: {section}.{key} needs value, unit and meaning")
     choices = entry.get("choices")
     return Parameter(entry["value"], entry["unit"], entry["meaning"],
-                     entry.get("min"), entry.get("max"), None if choices is None else tuple(choices))
+                     entry.get("min"), entry.get("max"),
+                     None if choices is None else tuple(choices))
 
 
 def load_defaults(model: str) -> Parameters:

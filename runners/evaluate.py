@@ -102,11 +102,11 @@ def evaluate(run_dir: Path, split: str = "test", examples: int | None = None,
             recorders[phase].attach(backend)
     start = time.perf_counter()
     label_responses, _ = responses(backend, labelling, "label", params, progress,
-                                recorders.get("label"), theta=ckpt.theta)
+                                   recorders.get("label"), theta=ckpt.theta)
     assignments = diehl_cook.assign_labels(label_responses, labelling.labels)
     mid = time.perf_counter()
-    test_responses, input_spikes = responses(backend, target, split, params, progress, recorders.get(split),
-                               assignments, ckpt.theta)
+    test_responses, input_spikes = responses(backend, target, split, params, progress,
+                                             recorders.get(split), assignments, ckpt.theta)
     end = time.perf_counter()
     backend.end()
     predictions = diehl_cook.predict(test_responses, assignments)

@@ -23,10 +23,13 @@ def weight_change(pre_times, post_drive_times):
     p = load_parameters("diehl_cook", None, ["network.n_excitatory=2", "simulation.threads=1"])
     backend = open_backend("nest", p)
     sim = backend.sim
-    net = diehl_cook.build(sim, p, 2, backend.input_synapse(p.stdp, p.network.unit_conductance))  # nS
+    net = diehl_cook.build(sim, p, 2,
+                           backend.input_synapse(p.stdp, p.network.unit_conductance))  # nS
     drive = sim.Population(2, sim.SpikeSourceArray(spike_times=[post_drive_times, []]))
     sim.Projection(drive, net.excitatory, sim.OneToOneConnector(),
-                   sim.StaticSynapse(weight=300.0 * diehl_cook.synaptic_unit(p, "excitatory", "excitatory"), delay=0.5),
+                   sim.StaticSynapse(
+                       weight=300.0 * diehl_cook.synaptic_unit(p, "excitatory", "excitatory"),
+                       delay=0.5),
                    receptor_type="excitatory")
     backend.attach(net, p.stdp)
     backend.set_weights(np.full((2, 2), W0))

@@ -40,7 +40,8 @@ class SilentUntil:
     def take_spikes(self):
         times = []
         for k, s in enumerate(self.pending):
-            times += [self.start + k * PERIOD + 10.0 + j for j in range(self.spikes_at[s.intensity])]
+            times += [self.start + k * PERIOD + 10.0 + j
+                      for j in range(self.spikes_at[s.intensity])]
         return np.array(times), np.zeros(len(times), dtype=np.int64)
 
 
