@@ -125,7 +125,7 @@ class Recorder:
 
     def _clear(self) -> None:
         self._spikes = {p: [] for p in self.plan.populations}
-        self._signals: dict[tuple[str, str], list] = {}
+        self._signals: dict[tuple[str, str], list] = {}   # (first sample ms, table) runs
         self._epochs: list[tuple] = []
         self._theta: list[tuple[float, np.ndarray]] = []
         self._open: set[int] = set()     # examples waiting for a re-show
@@ -168,8 +168,9 @@ class Recorder:
             for signal in self.plan.signals:
                 times, index, values = data[signal]
                 inside = _inside(times, starts, period, sampled=True)
-                self._signals.setdefault((population, signal), []).append(
-                    (times[inside], index[inside], values[inside]))
+                self._signals.setdefault((population, signal), []).extend(_regular_runs(
+                    times[inside], index[inside], values[inside], self.plan.neurons,
+                    self._annotations["timestep"]))
         if "theta" in self.plan.variables and theta is not None:
             self._theta.append((chunk.start + len(chunk.showings) * period,
                                 np.asarray(theta)[list(self.plan.neurons)]))
@@ -208,13 +209,12 @@ class Recorder:
                 segment.spiketrains.append(neo.SpikeTrain(
                     times[bounds[i]:bounds[i + 1]], units="ms", t_start=t_start * pq.ms,
                     t_stop=t_stop * pq.ms, population=population, index=i))
-        for (population, signal), pieces in self._signals.items():
-            for times, values in _regular_runs(pieces, self.plan.neurons,
-                                               self._annotations["timestep"]):
+        for (population, signal), runs in self._signals.items():
+            for first, values in _joined(runs, self._annotations["timestep"]):
                 segment.analogsignals.append(neo.AnalogSignal(
                     values, units="mV" if signal == "v" else "nS",
                     sampling_period=self._annotations["timestep"] * pq.ms,
-                    t_start=times[0] * pq.ms, name=signal, population=population,
+                    t_start=first * pq.ms, name=signal, population=population,
                     array_annotations={"index": np.array(self.plan.neurons)}))
         if self._theta:
             segment.irregularlysampledsignals.append(neo.IrregularlySampledSignal(
@@ -244,20 +244,38 @@ def _inside(times: np.ndarray, starts: np.ndarray, period: float,
     return (slot >= 0) & ((times < end - 1e-9) if sampled else (times <= end + 1e-9))
 
 
-def _regular_runs(pieces, neurons, timestep: float):
-    """Join the (times, index, values) pieces of one signal into (times, values (samples,
-    neurons)) runs without gaps: one per stretch of consecutive recorded showings."""
-    times = np.concatenate([p[0] for p in pieces])
-    index = np.concatenate([p[1] for p in pieces])
-    values = np.concatenate([p[2] for p in pieces])
-    column = {n: k for k, n in enumerate(neurons)}
+def _regular_runs(times: np.ndarray, index: np.ndarray, values: np.ndarray, neurons,
+                  timestep: float):
+    """The samples of one run of the simulator as (first sample ms, values (samples,
+    neurons)) tables, one per stretch without gaps, so a chunk holds 8 bytes per sample and
+    neuron rather than three arrays per sample."""
+    column = np.full(max(neurons, default=-1) + 2, -1)
+    column[list(neurons)] = np.arange(len(neurons))
     samples = np.unique(times)
     table = np.full((samples.size, len(neurons)), np.nan)
-    table[np.searchsorted(samples, times), [column[i] for i in index]] = values
+    table[np.searchsorted(samples, times), column[index]] = values
     gaps = np.flatnonzero(np.diff(samples) > 1.5 * timestep) + 1
     for rows in np.split(np.arange(samples.size), gaps):
         if rows.size:
-            yield samples[rows], table[rows]
+            yield float(samples[rows[0]]), table[rows[0]:rows[-1] + 1]
+
+
+def _joined(runs: list[tuple[float, np.ndarray]], timestep: float):
+    """``runs`` of :func:`_regular_runs`, in time order, with each run that starts one step
+    after the previous one ends joined to it: one table per stretch of consecutive
+    recorded showings."""
+    group: list[np.ndarray] = []
+    first = end = 0.0
+    for start, table in runs:
+        if group and abs(start - end) > 0.5 * timestep:
+            yield first, np.concatenate(group)
+            group = []
+        if not group:
+            first = start
+        group.append(table)
+        end = start + table.shape[0] * timestep
+    if group:
+        yield first, np.concatenate(group)
 
 
 def _write(block, path: Path, fmt: str) -> None:
