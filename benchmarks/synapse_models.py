@@ -1,10 +1,13 @@
 """Conductance against current synapses on a trained network, on the same input spikes.
 
-    python benchmarks/synapse_models.py RUN_DIR --examples 300
+    python benchmarks/synapse_models.py RUN_DIR --examples 300 \
+        --current excitatory.v_synaptic=-55 \
+        --current excitatory.v_synaptic=-35,inhibitory.v_synaptic=-35
 
 Shows the first ``--examples`` validation images (plasticity off, the run's weights and
 theta, identical Poisson input) to the network with ``network.synapses`` = conductance (D&C,
-the reference) and = current, and prints how alike their excitatory responses are: spike
+the reference) and = current, once per ``--current`` setting (comma-separated ``--set``
+assignments; none: the defaults), and prints how alike their excitatory responses are: spike
 counts, the most active neuron, first-spike times, seconds per example, and the accuracy of
 each with neurons labelled on ``--label-examples`` training images by that same model.
 """
@@ -60,41 +63,61 @@ def main() -> None:
     ap.add_argument("run_dir")
     ap.add_argument("--examples", type=int, default=300)
     ap.add_argument("--label-examples", type=int, default=1000)
+    ap.add_argument("--current", action="append", default=[], metavar="SECTION.NAME=V,...",
+                    help="a current-synapse setting to compare (repeatable)")
+    ap.add_argument("--threads", type=int, help="simulator threads (default: the run's)")
     args = ap.parse_args()
     ckpt = checkpoint.load(args.run_dir)
     base = load_defaults(ckpt.model).with_values(ckpt.parameters, "checkpoint")
+    if args.threads:
+        base = base.with_values({"simulation": {"threads": args.threads}}, "--threads")
     train = training_split(base, None, ckpt.info.get("digits"))
     label = train.subset(np.arange(args.label_examples))
     _, validation = mnist.train_validation_split(mnist.load("train"),
                                                  base.training.validation,
                                                  base.simulation.seed)
     target = validation.subset(np.arange(args.examples))
-    out = {}
-    for synapses in ("conductance", "current"):
-        params = base.with_values({"network": {"synapses": synapses},
-                                   "simulation": {"showings_per_run": 1}}, "benchmark")
-        label_counts, _, _ = responses(params, ckpt, label, "label")
-        counts, first, seconds = responses(params, ckpt, target, "validation")
-        assignments = diehl_cook.assign_labels(label_counts, label.labels)
-        accuracy = float((diehl_cook.predict(counts, assignments) == target.labels).mean())
-        out[synapses] = {"counts": counts, "first": first,
-                         "seconds_per_example": seconds / len(target),
-                         "accuracy": accuracy}
-    ref, cur = out["conductance"]["counts"], out["current"]["counts"]
-    shift = np.abs(out["current"]["first"] - out["conductance"]["first"])
+    reference = _measured(base.with_values({"network": {"synapses": "conductance"}},
+                                           "benchmark"), ckpt, label, target)
+    print(json.dumps({"conductance": {k: v for k, v in reference.items()
+                                      if k in ("seconds_per_example", "accuracy")}}))
+    for setting in args.current or [""]:
+        params = base.with_values({"network": {"synapses": "current"}}, "benchmark")
+        params = params.with_overrides([a for a in setting.split(",") if a])
+        current = _measured(params, ckpt, label, target)
+        print(json.dumps({"current": setting or "defaults",
+                          **_likeness(reference, current)}, indent=1))
+
+
+def _measured(params, ckpt, label: mnist.Split, target: mnist.Split) -> dict:
+    """Responses of ``params``'s network to ``target``, one showing per run, and its
+    accuracy with neurons labelled on ``label``."""
+    params = params.with_values({"simulation": {"showings_per_run": 1}}, "benchmark")
+    label_counts, _, _ = responses(params, ckpt, label, "label")
+    counts, first, seconds = responses(params, ckpt, target, "validation")
+    assignments = diehl_cook.assign_labels(label_counts, label.labels)
+    return {"counts": counts, "first": first, "seconds_per_example": seconds / len(target),
+            "accuracy": float((diehl_cook.predict(counts, assignments)
+                               == target.labels).mean())}
+
+
+def _likeness(reference: dict, current: dict) -> dict:
+    """How alike the current model's responses are to the reference's."""
+    ref, cur = reference["counts"], current["counts"]
+    shift = np.abs(current["first"] - reference["first"])
     shift = shift[np.isfinite(shift)]
-    summary = {
-        "examples": len(target),
-        "spikes_per_example": {k: float(v["counts"].sum(1).mean()) for k, v in out.items()},
+    return {
+        "examples": len(ref),
+        "spikes_per_example": {"reference": float(ref.sum(1).mean()),
+                               "current": float(cur.sum(1).mean())},
         "total_count_ratio": float(cur.sum() / max(ref.sum(), 1)),
         "same_most_active_neuron": float((ref.argmax(1) == cur.argmax(1)).mean()),
         "count_correlation": float(np.corrcoef(ref.ravel(), cur.ravel())[0, 1]),
         "first_spike_shift_ms": {"median": float(np.median(shift)),
                                  "within_2ms": float((shift <= 2.0).mean())},
-        "seconds_per_example": {k: round(v["seconds_per_example"], 4) for k, v in out.items()},
-        "accuracy": {k: v["accuracy"] for k, v in out.items()},
+        "seconds_per_example": round(current["seconds_per_example"], 4),
+        "accuracy": {"reference": reference["accuracy"], "current": current["accuracy"]},
     }
-    print(json.dumps(summary, indent=1))
 
 
 if __name__ == "__main__":
