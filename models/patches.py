@@ -97,7 +97,7 @@ def receptive_inputs(params: Parameters, layer: int) -> np.ndarray:
 
 def layer_parameters(params: Parameters, layer: int, coding: bool = False) -> Parameters:
     """The D&C parameters of ``layer``'s learning network, or with ``coding`` of its frozen
-    copies (``code_inhibition``, n_excitatory = copies x k)."""
+    copies (``code_inhibition``, ``code_intensity``, n_excitatory = copies x k)."""
     if layer not in LAYERS:
         raise ConfigError(f"layer {layer}: the hierarchy has layers {LAYERS}")
     p = getattr(params, f"layer{layer}")
@@ -118,6 +118,9 @@ def layer_parameters(params: Parameters, layer: int, coding: bool = False) -> Pa
                      "checkpoint_every": params.training.checkpoint_every,
                      "validate_every": 0},
     }
+    if coding:
+        values["encoding"].update(initial_intensity=p.code_intensity,
+                                  max_intensity=max(p.code_intensity, 32))
     return load_defaults("diehl_cook").with_values(values, f"layer{layer} of patches.toml")
 
 

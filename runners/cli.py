@@ -127,7 +127,8 @@ def parser() -> argparse.ArgumentParser:
 
     an = sub.add_parser("analyse", help="figures and a summary of a run from its files, "
                         "in RUN_DIR/analysis (no simulator needed)")
-    an.add_argument("run_dir", help="directory written by `spiking-mnist train` (and evaluate)")
+    an.add_argument("run_dir", help="directory written by `spiking-mnist train` (and evaluate) "
+                    "or by `spiking-mnist patches`")
     an.add_argument("--out", help="directory for the figures (default: RUN_DIR/analysis)")
     an.add_argument("--example", type=int, default=0, help="index of the recorded example "
                     "drawn in the input, raster and membrane figures (default: 0)")
@@ -219,7 +220,14 @@ def _patches(args) -> int:
 
 
 def _analyse(args) -> int:
+    from spiking_mnist.analysis import patches
     from spiking_mnist.analysis.report import analyse
+    if patches.is_hierarchy(args.run_dir):
+        summary = patches.analyse(args.run_dir, args.out, args.example)
+        print(f"figures in {summary['out_dir']}: " + ", ".join(summary["figures"].values()))
+        for name, reason in summary["skipped"].items():
+            print(f"skipped {name}: {reason}")
+        return 0
     try:
         neurons = None if args.neurons is None else [int(k) for k in args.neurons.split(",")]
     except ValueError:
