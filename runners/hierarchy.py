@@ -107,14 +107,18 @@ def load_codes(run_dir: Path, layer: int, split: str) -> tuple[np.ndarray, np.nd
             np.concatenate([p["labels"] for p in parts]))
 
 
-def scales(run_dir: Path, params) -> dict[int, float]:
-    """Per coded layer, the count that is a full-scale input above (from training codes)."""
-    out = {}
-    for layer in (1, 2):
+def scale(run_dir: Path, params, layer: int) -> float:
+    """The count of ``layer`` that is a full-scale input above: taken from all training codes
+    of ``layer`` when the layer above first needs it (they are complete by then), then kept
+    in ``codes/scales.json``, so images coded later (a larger ``readout.*_examples``) are
+    scaled alike."""
+    path = Path(run_dir) / "codes" / "scales.json"
+    known = json.loads(path.read_text()) if path.exists() else {}
+    if str(layer) not in known:
         counts, _ = load_codes(run_dir, layer, "train")
-        if counts.size:
-            out[layer] = patches.code_scale(counts, params.code.full_scale_quantile)
-    return out
+        known[str(layer)] = patches.code_scale(counts, params.code.full_scale_quantile)
+        path.write_text(json.dumps(known))
+    return known[str(layer)]
 
 
 def coding_inputs(run_dir: Path, params, layer: int, split: str, images: mnist.Split,
@@ -122,12 +126,12 @@ def coding_inputs(run_dir: Path, params, layer: int, split: str, images: mnist.S
     """The inputs of ``layer``'s coding network for ``images[rows]``, one row per image."""
     if layer == 1:
         return patches.pad(images.images[rows], params.geometry.padding)
-    scale = scales(run_dir, params)
     below, _ = load_codes(run_dir, layer - 1, split)
-    out = patches.as_input(below[rows], scale[layer - 1])
+    out = patches.as_input(below[rows], scale(run_dir, params, layer - 1))
     if layer == 3 and params.geometry.layer3_reads_layer1 == "yes":
         first, _ = load_codes(run_dir, 1, split)
-        out = np.concatenate([out, patches.as_input(first[rows], scale[1])], axis=1)
+        out = np.concatenate([out, patches.as_input(first[rows], scale(run_dir, params, 1))],
+                             axis=1)
     return out
 
 
