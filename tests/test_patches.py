@@ -114,3 +114,22 @@ def test_a_finished_run_refuses_other_model_values(tiny_run, capsys):
     assert main(["patches", str(tiny_run), "--quiet", "--set", "layer1.n_excitatory=5"]) \
         == EXIT_BAD_INPUT
     assert "layer1.n_excitatory" in capsys.readouterr().err
+
+
+def test_analyse_draws_the_hierarchy_figures(tiny_run, capsys):
+    assert main(["analyse", str(tiny_run)]) == 0
+    out = tiny_run / "analysis"
+    for name in ("layer1-kernels.png", "layer2-fields.png", "code-validation-0.png"):
+        assert (out / name).stat().st_size > 1000, name
+    assert "layer2-fields.png" in capsys.readouterr().out
+
+
+def test_layer2_fields_compose_kernels_where_their_patches_lie():
+    from spiking_mnist.analysis.patches import composed_fields
+    params = load_parameters("patches", None, ["layer1.n_excitatory=2"])
+    kernels = np.zeros((25, 2))
+    kernels[0, 0] = 1.0                      # kernel 0: the top-left pixel of a patch
+    weights = np.zeros((8, 1))
+    weights[3 * 2 + 0, 0] = 2.0              # from kernel 0 of the block's bottom-right node
+    field = composed_fields(kernels, weights, params).reshape(10, 10)
+    assert field[5, 5] == 2.0 and field.sum() == 2.0
