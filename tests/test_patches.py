@@ -66,10 +66,10 @@ def test_frozen_copies_have_the_counted_synapses_and_do_not_interact():
     params = load_parameters("patches", None, ["layer1.n_excitatory=3"])
     lp = patches.layer_parameters(params, 1, coding=True)
     receptive = patches.receptive_inputs(params, 1)
-    kernel = np.full((25, 3), 1.0)
+    ones = patches.copied(np.ones((25, 3)), receptive, 900)     # weights 1, delays 1 ms
+    theta = np.full(108, lp.theta.offset)                        # threshold = v_thresh
     backend, net = open_network(
-        lp, "nest", patches.copied(kernel, receptive, 900),
-        patches.copied(np.full((25, 3), 1.0), receptive, 900), np.zeros(108), plastic=False,
+        lp, "nest", ones, ones, theta, plastic=False,
         connectors=lambda sim: patches.coding_connectors(sim, receptive, 900, 3))
     nest = backend._nest
     synapses = sum(len(nest.GetConnections(a.node_collection, b.node_collection))
