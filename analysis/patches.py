@@ -88,13 +88,16 @@ def analyse(run_dir: str | Path, out_dir: str | Path | None = None, example: int
         raise checkpoint.CheckpointError(f"{run_dir} has no trained layer 1 yet; run "
                                          f"`spiking-mnist patches {run_dir}`")
     kernels = checkpoint.load(layer1).weights
-    drawn["kernels"] = figures.save(figures.receptive_fields(kernels, (g.patch, g.patch)),
-                                    out / "layer1-kernels.png").name
+    fig = figures.receptive_fields(kernels, (g.patch, g.patch))
+    fig.axes[0].set_title(f"layer 1: the {kernels.shape[1]} kernels ({g.patch}x{g.patch})")
+    drawn["kernels"] = figures.save(fig, out / "layer1-kernels.png").name
     if checkpoint.checkpoint_dir(run_dir / "layer2").exists():
         fields = composed_fields(kernels, checkpoint.load(run_dir / "layer2").weights, params)
         span = int(np.sqrt(fields.shape[0]))
-        drawn["layer2"] = figures.save(figures.receptive_fields(fields, (span, span)),
-                                       out / "layer2-fields.png").name
+        fig = figures.receptive_fields(fields, (span, span))
+        fig.axes[0].set_title(f"layer 2: the {fields.shape[1]} fields in pixel space "
+                              f"({span}x{span})")
+        drawn["layer2"] = figures.save(fig, out / "layer2-fields.png").name
     else:
         skipped["layer2"] = "layer 2 is not trained yet"
     split = "test" if params.readout.test_examples else "validation"
