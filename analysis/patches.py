@@ -12,6 +12,7 @@ from matplotlib.figure import Figure
 
 from spiking_mnist.analysis import figures
 from spiking_mnist.models import patches
+from spiking_mnist.models.diehl_cook import assign_labels
 from spiking_mnist.runners import checkpoint
 from spiking_mnist.runners.hierarchy import PARAMETERS, images_of, load_codes, parameters_of
 
@@ -106,7 +107,6 @@ def analyse(run_dir: str | Path, out_dir: str | Path | None = None, example: int
         images = images_of(params, split, data_dir)
         metrics_path = run_dir / "metrics.json"
         train3, labels3 = load_codes(run_dir, 3, "train")
-        from spiking_mnist.models.diehl_cook import assign_labels
         assignments = assign_labels(train3, labels3) if len(train3) else None
         fig = code_figure(images.images[example], {k: c[example] for k, c in codes.items()},
                           params, int(images.labels[example]), assignments)

@@ -39,8 +39,9 @@ def pre_shape(side: int, kernel: int, stride: int) -> tuple[int, int]:
     the true number of windows; raises if no such shape exists."""
     declared = side + stride - 1
     if spynnaker_post_side(declared, kernel, stride) != windows(side, kernel, stride):
-        raise ValueError(f"no pre shape makes sPyNNaker's post shape {windows(side, kernel, stride)}"
-                         f" for side {side}, kernel {kernel}, stride {stride}")
+        raise ValueError(f"no pre shape gives sPyNNaker's post shape the "
+                         f"{windows(side, kernel, stride)} windows of side {side}, kernel "
+                         f"{kernel}, stride {stride}")
     return declared, declared
 
 

@@ -4,7 +4,6 @@ import json
 import numpy as np
 import pytest
 
-from spiking_mnist.hardware import open_backend
 from spiking_mnist.models import diehl_cook, patches
 from spiking_mnist.models.parameters import ConfigError, load_parameters
 from spiking_mnist.runners.cli import EXIT_BAD_INPUT, main
