@@ -1,4 +1,4 @@
-"""The ``spiking-mnist`` command: train, evaluate, analyse, params.
+"""The ``spiking-mnist`` command: train, evaluate, patches, analyse, params.
 
 Exit codes: 0 success, 2 bad input (data, configuration, run directory, a full disk), 3 backend
 unavailable, 130 interrupted.
@@ -9,6 +9,7 @@ import argparse
 import json
 import logging
 import sys
+from pathlib import Path
 
 from spiking_mnist.hardware import BACKENDS, BackendError, configure_machine
 from spiking_mnist.inputs.mnist import DatasetError
@@ -112,9 +113,22 @@ def parser() -> argparse.ArgumentParser:
     _common(ev)
     _recording_options(ev)
 
+    pt = sub.add_parser("patches", help="train and code the patch hierarchy layer by layer, "
+                        "then score its readouts (RUN_DIR/metrics.json); resumes a stopped run")
+    pt.add_argument("run_dir", help="directory of the hierarchy run (created if new)")
+    pt.add_argument("--config", help="TOML file of parameter values (see `params --model "
+                    "patches`)")
+    pt.add_argument("--set", action="append", default=[], metavar="SECTION.NAME=VALUE",
+                    help="override one parameter, e.g. --set layer1.n_excitatory=16; a "
+                    "started run takes only [readout] values")
+    pt.add_argument("--budget", type=float, metavar="SECONDS", help="stop at the next "
+                    "checkpoint or coded part after this many seconds (run again to continue)")
+    _common(pt)
+
     an = sub.add_parser("analyse", help="figures and a summary of a run from its files, "
                         "in RUN_DIR/analysis (no simulator needed)")
-    an.add_argument("run_dir", help="directory written by `spiking-mnist train` (and evaluate)")
+    an.add_argument("run_dir", help="directory written by `spiking-mnist train` (and evaluate) "
+                    "or by `spiking-mnist patches`")
     an.add_argument("--out", help="directory for the figures (default: RUN_DIR/analysis)")
     an.add_argument("--example", type=int, default=0, help="index of the recorded example "
                     "drawn in the input, raster and membrane figures (default: 0)")
@@ -123,6 +137,7 @@ def parser() -> argparse.ArgumentParser:
     an.set_defaults(quiet=False)
 
     params = sub.add_parser("params", help="list every parameter with unit and meaning")
+    params.add_argument("--model", default="diehl_cook", choices=("diehl_cook", "patches"))
     params.add_argument("--config")
     params.add_argument("--set", action="append", default=[], metavar="SECTION.NAME=VALUE")
     return top
@@ -179,8 +194,40 @@ def _evaluate(args) -> int:
     return 0
 
 
+def _patches(args) -> int:
+    from spiking_mnist.runners import hierarchy
+    from spiking_mnist.models.patches import MODEL
+    _prepare_machine(args)
+    if args.backend != "nest":
+        raise ConfigError("the patch hierarchy learns and codes on NEST only (--backend nest)")
+    params = load_parameters(MODEL, args.config, args.set) \
+        if args.config or args.set or not (Path(args.run_dir) / hierarchy.PARAMETERS).exists() \
+        else None
+    try:
+        m = hierarchy.run(Path(args.run_dir), params, args.backend, args.data_dir,
+                          not args.quiet, args.budget)
+    except hierarchy.OutOfTime as err:
+        print(f"spiking-mnist: out of time: {err}; continue with `spiking-mnist patches "
+              f"{args.run_dir}`", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    for split, n in m["examples"].items():
+        if split != "train":
+            print(f"{split} ({n} images): label vote {100 * m['vote'][split]['accuracy']:.2f} %"
+                  + "".join(f", linear {name} {100 * acc[split]:.2f} %"
+                            for name, acc in m["linear"].items()))
+    print(f"synapses: {m['synapses']['total']:,}; metrics in {args.run_dir}/metrics.json")
+    return 0
+
+
 def _analyse(args) -> int:
+    from spiking_mnist.analysis import patches
     from spiking_mnist.analysis.report import analyse
+    if patches.is_hierarchy(args.run_dir):
+        summary = patches.analyse(args.run_dir, args.out, args.example)
+        print(f"figures in {summary['out_dir']}: " + ", ".join(summary["figures"].values()))
+        for name, reason in summary["skipped"].items():
+            print(f"skipped {name}: {reason}")
+        return 0
     try:
         neurons = None if args.neurons is None else [int(k) for k in args.neurons.split(",")]
     except ValueError:
@@ -205,7 +252,9 @@ def main(argv: list[str] | None = None) -> int:
             return _evaluate(args)
         if args.command == "analyse":
             return _analyse(args)
-        print(load_parameters("diehl_cook", args.config, args.set).table())
+        if args.command == "patches":
+            return _patches(args)
+        print(load_parameters(args.model, args.config, args.set).table())
         return 0
     except (ConfigError, DatasetError, CheckpointError) as err:
         print(f"spiking-mnist: error: {err}", file=sys.stderr)

@@ -24,9 +24,10 @@ log = logging.getLogger("spiking_mnist.evaluate")
 
 def responses(backend, split: mnist.Split, stream: str, params, progress: bool,
               recorder=None, assignments: np.ndarray | None = None,
-              theta: np.ndarray | None = None) -> tuple[np.ndarray, int]:
+              theta: np.ndarray | None = None, first: int = 0) -> tuple[np.ndarray, int]:
     """Excitatory spike counts, shape (n_examples, n_excitatory), of the frozen network, and
-    the number of input spikes shown.
+    the number of input spikes shown. The examples are numbers ``first``, ``first + 1``...
+    of ``stream`` (their input spikes depend on that number).
 
     With ``assignments`` (neuron labels), the progress bar shows the running accuracy and the
     ``recorder`` gets each example's prediction.
@@ -40,8 +41,8 @@ def responses(backend, split: mnist.Split, stream: str, params, progress: bool,
     correct = 0
     with tqdm(total=len(split), desc=stream, unit="ex", disable=not progress,
               dynamic_ncols=True) as bar:
-        for done, (i, _, counts) in enumerate(
-                presenter.show(((i, i) for i in range(len(split))), predict=predict),
+        for done, (_, i, counts) in enumerate(
+                presenter.show(((first + i, i) for i in range(len(split))), predict=predict),
                 start=1):
             out[i] = counts
             if predict is not None:

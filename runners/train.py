@@ -150,11 +150,14 @@ class StopOnInterrupt:
 
 def train(run_dir: Path, params, backend_name: str = "nest", data_dir=None,
           progress: bool = True, digits=None, overwrite: bool = False,
-          recording: RecordingPlan | None = None) -> checkpoint.Checkpoint:
+          recording: RecordingPlan | None = None,
+          data: mnist.Split | None = None) -> checkpoint.Checkpoint:
     """Train from scratch into ``run_dir``, which must not hold a run unless ``overwrite``.
 
     ``digits`` restricts training (and later labelling and testing) to those classes;
-    ``recording`` writes Neo recordings of the chosen training examples.
+    ``recording`` writes Neo recordings of the chosen training examples. ``data`` replaces
+    the MNIST training split by other inputs (the patches and codes of
+    :mod:`~spiking_mnist.runners.hierarchy`; give the same again to :func:`resume`).
     """
     run_dir = Path(run_dir)
     if checkpoint.checkpoint_dir(run_dir).exists() and not overwrite:
@@ -165,7 +168,9 @@ def train(run_dir: Path, params, backend_name: str = "nest", data_dir=None,
     if overwrite:
         checkpoint.remove_run(run_dir)
     digits = None if digits is None else sorted({int(d) for d in digits})
-    n_inputs = training_split(params, data_dir, digits).images[0].size
+    if data is None:
+        data = training_split(params, data_dir, digits)
+    n_inputs = data.images[0].size
     rng = np.random.default_rng(params.simulation.seed)
     weights = diehl_cook.normalise_columns(
         diehl_cook.initial_weights(params, n_inputs, rng), params.normalisation.column_sum)
@@ -177,14 +182,15 @@ def train(run_dir: Path, params, backend_name: str = "nest", data_dir=None,
               "train_seconds": 0.0})
     run_dir.mkdir(parents=True, exist_ok=True)
     checkpoint.save(run_dir, start)  # the untrained network: a run from its first moment
-    return _continue(run_dir, params, start, backend_name, data_dir, progress, recording)
+    return _continue(run_dir, params, start, backend_name, data_dir, progress, recording, data)
 
 
 def resume(run_dir: Path, backend_name: str = "nest", data_dir=None, progress: bool = True,
            examples: int | None = None,
-           recording: RecordingPlan | None = None) -> checkpoint.Checkpoint:
+           recording: RecordingPlan | None = None,
+           data: mnist.Split | None = None) -> checkpoint.Checkpoint:
     """Continue the run in ``run_dir`` from its checkpoint, up to ``training.examples`` (or
-    ``examples``, to train further)."""
+    ``examples``, to train further); ``data`` as given to :func:`train`."""
     ckpt = checkpoint.load(run_dir)
     params = load_defaults(ckpt.model).with_values(ckpt.parameters, "checkpoint")
     if examples is not None:
@@ -193,18 +199,21 @@ def resume(run_dir: Path, backend_name: str = "nest", data_dir=None, progress: b
         raise checkpoint.CheckpointError(
             f"{run_dir} has already seen {ckpt.examples_seen} examples; pass --examples with "
             "a larger total to train further")
-    return _continue(Path(run_dir), params, ckpt, backend_name, data_dir, progress, recording)
+    return _continue(Path(run_dir), params, ckpt, backend_name, data_dir, progress, recording,
+                     data)
 
 
 def _continue(run_dir: Path, params, ckpt: checkpoint.Checkpoint, backend_name: str,
-              data_dir, progress: bool, recording: RecordingPlan | None) -> checkpoint.Checkpoint:
+              data_dir, progress: bool, recording: RecordingPlan | None,
+              data: mnist.Split | None = None) -> checkpoint.Checkpoint:
     """Train from the state in ``ckpt`` to ``training.examples``, checkpointing as set.
 
     The simulation is restarted from every checkpoint it writes (fresh membranes and traces,
     the saved weights, theta and pending normalisations), so a run resumed from a periodic
     checkpoint is bit-identical to one never interrupted, for a given thread count.
     """
-    data = training_split(params, data_dir, ckpt.info["digits"])
+    if data is None:
+        data = training_split(params, data_dir, ckpt.info["digits"])
     if len(data) == 0:
         raise mnist.DatasetError(f"no training examples of digits {ckpt.info['digits']}")
     ckpt.check_inputs(data.images.shape[1:], "the training split")

@@ -1,0 +1,170 @@
+"""The patch hierarchy (issue 7): D&C winner-take-all networks on patches, blocks, codes.
+
+Each layer learns as ONE Diehl & Cook network (:mod:`.diehl_cook`: STDP, homeostatic theta,
+normalisation) on the inputs of every position of that layer; its weights and theta are then
+copied to one frozen node per position and the copies code every image in one network:
+``inputs`` -> ``excitatory`` (copies x k, each copy reading its own patch or block through
+the shared kernel) -> one-to-one ``inhibitory`` -> the other excitatory neurons of the SAME
+copy. A node's code is the spike counts of all its neurons (graded, not only the winner).
+Nothing here imports a simulator.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .parameters import ConfigError, Parameters, load_defaults
+
+MODEL = "patches"
+LAYERS = (1, 2, 3)
+
+
+@dataclass(frozen=True)
+class Grid:
+    """Square grid of nodes: ``side`` x ``side`` nodes, each reading ``size`` x ``size``
+    cells of an ``input_side`` x ``input_side`` input, ``stride`` cells apart."""
+
+    input_side: int
+    size: int
+    stride: int
+
+    @property
+    def side(self) -> int:
+        return (self.input_side - self.size) // self.stride + 1
+
+    @property
+    def nodes(self) -> int:
+        return self.side ** 2
+
+    def cells(self) -> np.ndarray:
+        """Indices (row-major) of the input cells each node reads, shape (nodes, size**2)."""
+        offsets = (np.arange(self.size)[:, None] * self.input_side
+                   + np.arange(self.size)[None, :]).ravel()
+        corners = np.arange(self.side) * self.stride
+        starts = (corners[:, None] * self.input_side + corners[None, :]).ravel()
+        return starts[:, None] + offsets[None, :]
+
+
+def grids(params: Parameters) -> tuple[Grid, Grid]:
+    """The layer-1 grid of patches over the padded image and the layer-2 grid of blocks over
+    the layer-1 grid; refuses a geometry that leaves pixels or nodes uncovered."""
+    g = params.geometry
+    padded = g.image_side + 2 * g.padding
+    first = Grid(padded, g.patch, g.stride)
+    if g.patch > padded or (padded - g.patch) % g.stride:
+        raise ConfigError(f"patches of {g.patch} pixels every {g.stride} do not tile the "
+                          f"{padded}x{padded} padded image; choose geometry.padding, patch and "
+                          "stride with (image_side + 2 padding - patch) divisible by stride")
+    second = Grid(first.side, g.block, g.block_stride)
+    if g.block > first.side or (first.side - g.block) % g.block_stride:
+        raise ConfigError(f"blocks of {g.block} nodes every {g.block_stride} do not tile the "
+                          f"{first.side}x{first.side} grid of layer-1 nodes; change "
+                          "geometry.block or block_stride")
+    return first, second
+
+
+def pad(images: np.ndarray, padding: int) -> np.ndarray:
+    """Images (n, side, side) with ``padding`` zero pixels on every side, flattened."""
+    padded = np.pad(images, ((0, 0), (padding, padding), (padding, padding)))
+    return padded.reshape(len(images), -1)
+
+
+def layer_inputs(params: Parameters, layer: int) -> int:
+    """Inputs of the coding network of ``layer`` (all positions together)."""
+    first, second = grids(params)
+    if layer == 1:
+        return first.input_side ** 2
+    if layer == 2:
+        return first.nodes * params.layer1.n_excitatory
+    extra = first.nodes * params.layer1.n_excitatory \
+        if params.geometry.layer3_reads_layer1 == "yes" else 0
+    return second.nodes * params.layer2.n_excitatory + extra
+
+
+def receptive_inputs(params: Parameters, layer: int) -> np.ndarray:
+    """Which inputs of the coding network each copy of ``layer`` reads, (copies, inputs per
+    copy), in the order of the learning network's inputs. Layer 3 has one copy."""
+    first, second = grids(params)
+    if layer == 1:
+        return first.cells()
+    if layer == 2:
+        k = params.layer1.n_excitatory
+        nodes = second.cells()                       # (blocks, block**2) layer-1 nodes
+        return (nodes[:, :, None] * k + np.arange(k)).reshape(len(nodes), -1)
+    return np.arange(layer_inputs(params, 3))[None, :]
+
+
+def layer_parameters(params: Parameters, layer: int, coding: bool = False) -> Parameters:
+    """The D&C parameters of ``layer``'s learning network, or with ``coding`` of its frozen
+    copies (``code_inhibition``, ``code_intensity``, n_excitatory = copies x k)."""
+    if layer not in LAYERS:
+        raise ConfigError(f"layer {layer}: the hierarchy has layers {LAYERS}")
+    p = getattr(params, f"layer{layer}")
+    copies = len(receptive_inputs(params, layer)) if coding else 1
+    values = {
+        "network": {"n_excitatory": p.n_excitatory * copies,
+                    "synapses": params.network.synapses},
+        "normalisation": {"column_sum": p.column_sum},
+        "encoding": {"rate_per_intensity": p.rate_per_intensity,
+                     "presentation": params.encoding.presentation,
+                     "rest": params.encoding.rest},
+        "inh_to_exc": {"weight": p.code_inhibition if coding else p.inhibition},
+        "theta": {"plus": p.theta_plus},
+        "simulation": {"timestep": params.simulation.timestep,
+                       "showings_per_run": params.simulation.showings_per_run,
+                       "threads": params.simulation.threads, "seed": params.simulation.seed},
+        "training": {"examples": p.examples, "validation": params.training.validation,
+                     "checkpoint_every": params.training.checkpoint_every,
+                     "validate_every": 0},
+    }
+    if coding:
+        values["encoding"].update(initial_intensity=p.code_intensity,
+                                  max_intensity=max(p.code_intensity, 32))
+    return load_defaults("diehl_cook").with_values(values, f"layer{layer} of patches.toml")
+
+
+def copied(kernel: np.ndarray, receptive: np.ndarray, n_inputs: int) -> np.ndarray:
+    """The (n_inputs, copies x k) weights (or delays) of the coding network: ``kernel``
+    (inputs per copy, k) placed at each copy's ``receptive`` inputs, zero elsewhere."""
+    copies, k = len(receptive), kernel.shape[1]
+    out = np.zeros((n_inputs, copies * k))
+    for c, rows in enumerate(receptive):
+        out[rows, c * k:(c + 1) * k] = kernel
+    return out
+
+
+def coding_connectors(sim, receptive: np.ndarray, n_inputs: int, k: int) -> dict:
+    """Connectors that make :func:`diehl_cook.build` a network of frozen copies: each copy's
+    excitatory neurons read only its inputs, and its inhibitory neurons reach only the other
+    excitatory neurons of the same copy."""
+    copies = len(receptive)
+    reads = copied(np.ones((receptive.shape[1], k)), receptive, n_inputs) > 0
+    same_copy = np.kron(np.eye(copies, dtype=bool), np.ones((k, k), dtype=bool))
+    return {"input_to_exc": sim.ArrayConnector(reads),
+            "inh_to_exc": sim.ArrayConnector(same_copy & ~np.eye(copies * k, dtype=bool))}
+
+
+def synapse_counts(params: Parameters) -> dict[str, int]:
+    """Synapses of the coding network of each layer (input, exc -> inh, inh -> exc) and
+    their total: the whole frozen hierarchy."""
+    out = {}
+    for layer in LAYERS:
+        receptive = receptive_inputs(params, layer)
+        copies, fan_in = receptive.shape
+        k = getattr(params, f"layer{layer}").n_excitatory
+        out[f"layer{layer}"] = copies * (fan_in * k + k + k * (k - 1))
+    out["total"] = sum(out.values())
+    return out
+
+
+def code_scale(codes: np.ndarray, quantile: float) -> float:
+    """The spike count that becomes a full-scale input of the layer above: ``quantile`` of
+    the non-zero counts of ``codes`` (at least 1)."""
+    active = codes[codes > 0]
+    return max(1.0, float(np.quantile(active, quantile))) if active.size else 1.0
+
+
+def as_input(codes: np.ndarray, scale: float) -> np.ndarray:
+    """Spike counts as input "pixels" of the layer above (0..255, like an image)."""
+    return np.clip(codes / scale, 0.0, 1.0) * 255.0

@@ -1,0 +1,249 @@
+"""Training and coding the patch hierarchy (:mod:`~spiking_mnist.models.patches`) layer by layer.
+
+Steps, each done once and kept in the run directory, so a run stopped anywhere resumes:
+
+1. ``layer1/``: a D&C run (:func:`~spiking_mnist.runners.train.train`) on 5x5 patches with
+   ink, from all positions of the training images;
+2. ``codes/layer1-<split>-<part>.npz``: spike counts of the 36 frozen copies for the coded
+   training, validation and test images (``readout.*_examples``);
+3. ``layer2/`` on the 2x2 blocks of the training codes, then its codes; ``layer3/`` likewise;
+4. ``metrics.json``: the readouts (:mod:`~spiking_mnist.runners.readout`).
+
+Codes pass to the layer above as Poisson rates (:func:`~spiking_mnist.models.patches.as_input`).
+Training images are coded on stream "label", so their spikes differ from the learning ones.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import time
+from pathlib import Path
+
+import numpy as np
+
+from spiking_mnist.inputs import mnist
+from spiking_mnist.models import patches
+from spiking_mnist.models.parameters import ConfigError, load_defaults
+from spiking_mnist.runners import checkpoint, readout
+from spiking_mnist.runners.evaluate import responses
+from spiking_mnist.runners.session import open_network
+from spiking_mnist.runners.train import resume, train
+
+log = logging.getLogger("spiking_mnist.hierarchy")
+
+SPLITS = {"train": "label", "validation": "validation", "test": "test"}   # split -> stream
+PARAMETERS = "parameters.json"
+
+
+class OutOfTime(Exception):
+    """The time budget of this call is spent; ``str()`` says how to continue."""
+
+
+def parameters_of(run_dir: Path, params=None):
+    """The parameters of the run in ``run_dir``: saved ones, with the ``[readout]`` values of
+    ``params`` (more images may be coded later); a new run saves ``params``."""
+    path = Path(run_dir) / PARAMETERS
+    if not path.exists():
+        if params is None:
+            raise checkpoint.CheckpointError(f"{run_dir} holds no patch-hierarchy run; "
+                                             "start one with `spiking-mnist patches RUN_DIR`")
+        Path(run_dir).mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(params.values(), indent=1))
+        return params
+    saved = load_defaults(patches.MODEL).with_values(json.loads(path.read_text()), str(path))
+    if params is None:
+        return saved
+    changed = [f"{s}.{k}" for s, entries in params.values().items() for k, v in entries.items()
+               if s != "readout" and saved.values()[s][k] != v]
+    if changed:
+        raise ConfigError(f"{run_dir} was started with other values of {', '.join(changed)}; "
+                          "only [readout] values may change in a running hierarchy (start a "
+                          "new run directory for others)")
+    values = saved.values()
+    values["readout"] = params.values()["readout"]
+    path.write_text(json.dumps(values, indent=1))
+    return saved.with_values(values, "--set")
+
+
+def images_of(params, split: str, data_dir=None) -> mnist.Split:
+    """The images of ``split`` that the hierarchy codes: the first ``readout.<split>_examples``
+    of the training images (in a seeded order), of the validation split carved from them, or
+    of the test set."""
+    r = params.readout
+    if split == "test":
+        return mnist.load("test", data_dir).subset(slice(0, r.test_examples))
+    train, validation = mnist.train_validation_split(
+        mnist.load("train", data_dir), params.training.validation, params.simulation.seed)
+    if split == "validation":
+        return validation.subset(slice(0, r.validation_examples))
+    order = np.random.default_rng((params.simulation.seed, 7)).permutation(len(train))
+    return train.subset(order[:r.train_examples])
+
+
+def layer1_data(params, data_dir=None) -> mnist.Split:
+    """All patches with ink of the training split (padded images), with their digit labels."""
+    train, _ = mnist.train_validation_split(
+        mnist.load("train", data_dir), params.training.validation, params.simulation.seed)
+    first, _ = patches.grids(params)
+    cut = patches.pad(train.images, params.geometry.padding)[:, first.cells()]
+    inked = cut.max(axis=2) > 0
+    side = params.geometry.patch
+    return mnist.Split(cut[inked].reshape(-1, side, side),
+                       np.repeat(train.labels, first.nodes)[inked.ravel()])
+
+
+def code_files(run_dir: Path, layer: int, split: str) -> list[Path]:
+    return sorted((Path(run_dir) / "codes").glob(f"layer{layer}-{split}-*.npz"))
+
+
+def load_codes(run_dir: Path, layer: int, split: str) -> tuple[np.ndarray, np.ndarray]:
+    """Spike counts (images, copies x k) of ``layer`` for the coded images of ``split``,
+    and their labels."""
+    files = code_files(run_dir, layer, split)
+    if not files:
+        return np.zeros((0, 0), dtype=np.int64), np.zeros(0, dtype=np.int64)
+    parts = [np.load(f) for f in files]
+    return (np.concatenate([p["counts"] for p in parts]),
+            np.concatenate([p["labels"] for p in parts]))
+
+
+def scale(run_dir: Path, params, layer: int) -> float:
+    """The count of ``layer`` that is a full-scale input above: taken from all training codes
+    of ``layer`` when the layer above first needs it (they are complete by then), then kept
+    in ``codes/scales.json``, so images coded later (a larger ``readout.*_examples``) are
+    scaled alike."""
+    path = Path(run_dir) / "codes" / "scales.json"
+    known = json.loads(path.read_text()) if path.exists() else {}
+    if str(layer) not in known:
+        counts, _ = load_codes(run_dir, layer, "train")
+        known[str(layer)] = patches.code_scale(counts, params.code.full_scale_quantile)
+        path.write_text(json.dumps(known))
+    return known[str(layer)]
+
+
+def coding_inputs(run_dir: Path, params, layer: int, split: str, images: mnist.Split,
+                  rows: slice) -> np.ndarray:
+    """The inputs of ``layer``'s coding network for ``images[rows]``, one row per image."""
+    if layer == 1:
+        return patches.pad(images.images[rows], params.geometry.padding)
+    below, _ = load_codes(run_dir, layer - 1, split)
+    out = patches.as_input(below[rows], scale(run_dir, params, layer - 1))
+    if layer == 3 and params.geometry.layer3_reads_layer1 == "yes":
+        first, _ = load_codes(run_dir, 1, split)
+        out = np.concatenate([out, patches.as_input(first[rows], scale(run_dir, params, 1))],
+                             axis=1)
+    return out
+
+
+def learning_data(run_dir: Path, params, layer: int, data_dir=None) -> mnist.Split:
+    """What ``layer`` learns from: patches (layer 1), blocks of layer-1 codes with activity
+    (layer 2), or whole layer-2 codes (layer 3) of the coded training images."""
+    if layer == 1:
+        return layer1_data(params, data_dir)
+    images = images_of(params, "train", data_dir)
+    inputs = coding_inputs(run_dir, params, layer, "train", images, slice(None))
+    labels = images.labels
+    if layer == 2:
+        receptive = patches.receptive_inputs(params, 2)
+        inputs = inputs[:, receptive].reshape(-1, receptive.shape[1])
+        labels = np.repeat(labels, len(receptive))
+        active = inputs.max(axis=1) > 0
+        inputs, labels = inputs[active], labels[active]
+    return mnist.Split(inputs, labels)
+
+
+def learn(run_dir: Path, params, layer: int, backend_name: str, data_dir, progress: bool,
+          deadline: float) -> None:
+    """Train ``layer``'s D&C network up to its ``examples``, a checkpoint at a time."""
+    lp = patches.layer_parameters(params, layer)
+    layer_dir = Path(run_dir) / f"layer{layer}"
+    total, every = lp.training.examples, lp.training.checkpoint_every
+    data = learning_data(run_dir, params, layer, data_dir)
+    if len(data) == 0:
+        raise ConfigError(f"layer {layer} has nothing to learn from: the layer below never "
+                          "fired; raise its column_sum or rate_per_intensity")
+    seen = checkpoint.load(layer_dir).examples_seen \
+        if checkpoint.checkpoint_dir(layer_dir).exists() else None
+    while seen is None or seen < total:
+        if time.monotonic() > deadline:
+            raise OutOfTime(f"layer {layer} trained on {seen or 0} of {total} examples")
+        target = min(total, (seen or 0) + every)
+        if seen is None:
+            first = lp.with_values({"training": {"examples": target}}, "patches")
+            ckpt = train(layer_dir, first, backend_name, data_dir, progress, data=data)
+        else:
+            ckpt = resume(layer_dir, backend_name, data_dir, progress, target, data=data)
+        seen = ckpt.examples_seen
+        log.info("layer %d: %d of %d examples, %.0f s", layer, seen, total,
+                 ckpt.info["train_seconds"])
+
+
+def code(run_dir: Path, params, layer: int, split: str, backend_name: str, data_dir,
+         progress: bool, deadline: float) -> None:
+    """Run the frozen copies of ``layer`` on the images of ``split``, a part at a time."""
+    images = images_of(params, split, data_dir)
+    part = params.code.part
+    ckpt = checkpoint.load(Path(run_dir) / f"layer{layer}")
+    lp = patches.layer_parameters(params, layer, coding=True)
+    receptive = patches.receptive_inputs(params, layer)
+    n_inputs = patches.layer_inputs(params, layer)
+    k = ckpt.theta.size
+    out = Path(run_dir) / "codes"
+    out.mkdir(exist_ok=True)
+    for start in range(0, len(images), part):
+        path = out / f"layer{layer}-{split}-{start // part:04d}.npz"
+        rows = slice(start, min(start + part, len(images)))
+        if path.exists() and len(np.load(path)["labels"]) == rows.stop - rows.start:
+            continue
+        if time.monotonic() > deadline:
+            raise OutOfTime(f"layer {layer} coded {start} of {len(images)} {split} images")
+        inputs = coding_inputs(run_dir, params, layer, split, images, rows)
+        began = time.perf_counter()
+        backend, _ = open_network(
+            lp, backend_name, patches.copied(ckpt.weights, receptive, n_inputs),
+            patches.copied(ckpt.delays, receptive, n_inputs), np.tile(ckpt.theta, len(receptive)),
+            plastic=False, connectors=lambda sim: patches.coding_connectors(sim, receptive,
+                                                                            n_inputs, k))
+        counts, input_spikes = responses(backend, mnist.Split(inputs, images.labels[rows]),
+                                         SPLITS[split], lp, progress, first=start)
+        backend.end()
+        np.savez_compressed(path, counts=counts, labels=images.labels[rows],
+                            seconds=time.perf_counter() - began, input_spikes=input_spikes)
+
+
+def run(run_dir: Path, params=None, backend_name: str = "nest", data_dir=None,
+        progress: bool = True, budget: float | None = None) -> dict:
+    """Do every step still missing in ``run_dir`` (see the module), within ``budget``
+    seconds if given (stopping at the next checkpoint or part after it, with
+    :class:`OutOfTime`); returns the metrics of the readouts."""
+    run_dir = Path(run_dir)
+    params = parameters_of(run_dir, params)
+    patches.grids(params)
+    deadline = time.monotonic() + (float("inf") if budget is None else budget)
+    splits = [s for s in SPLITS if getattr(params.readout, f"{s}_examples") > 0]
+    for layer in patches.LAYERS:
+        learn(run_dir, params, layer, backend_name, data_dir, progress, deadline)
+        for split in splits:
+            code(run_dir, params, layer, split, backend_name, data_dir, progress, deadline)
+    metrics = readout.score(run_dir, params, splits, load_codes)
+    metrics["synapses"] = patches.synapse_counts(params)
+    metrics["seconds"] = timings(run_dir)
+    (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=1))
+    return metrics
+
+
+def timings(run_dir: Path) -> dict:
+    """Seconds spent per layer: learning, and coding per split (simulator time)."""
+    out = {}
+    for layer in patches.LAYERS:
+        ckpt = checkpoint.load(run_dir / f"layer{layer}")
+        entry = {"learn": round(ckpt.info["train_seconds"], 1),
+                 "learn_examples": ckpt.examples_seen}
+        for split in SPLITS:
+            files = code_files(run_dir, layer, split)
+            if files:
+                parts = [np.load(f) for f in files]
+                entry[f"code_{split}"] = round(float(sum(p["seconds"] for p in parts)), 1)
+                entry[f"code_{split}_images"] = int(sum(len(p["labels"]) for p in parts))
+        out[f"layer{layer}"] = entry
+    return out

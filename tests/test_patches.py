@@ -1,0 +1,134 @@
+"""The patch hierarchy: geometry, synapse count, frozen copies on NEST, a tiny run end to end."""
+import json
+
+import numpy as np
+import pytest
+
+from spiking_mnist.models import diehl_cook, patches
+from spiking_mnist.models.parameters import ConfigError, load_parameters
+from spiking_mnist.runners.cli import EXIT_BAD_INPUT, main
+from spiking_mnist.runners.session import open_network
+
+TINY = ["layer1.n_excitatory=3", "layer1.examples=60", "layer2.n_excitatory=4",
+        "layer2.examples=40", "layer3.n_excitatory=10", "layer3.examples=30",
+        "readout.train_examples=30", "readout.validation_examples=20", "code.part=15"]
+
+
+def test_default_geometry_is_a_6x6_grid_of_patches_and_a_3x3_grid_of_blocks():
+    first, second = patches.grids(load_parameters("patches"))
+    assert (first.side, second.side) == (6, 3)
+    cells = first.cells()
+    assert cells.shape == (36, 25)
+    assert list(cells[0, :6]) == [0, 1, 2, 3, 4, 30]          # rows of the 30x30 image
+    assert cells[7, 0] == 5 * 30 + 5                           # second row, second column
+    assert np.unique(cells).size == 900                        # every pixel exactly once
+
+
+def test_layer2_copies_read_all_neurons_of_their_2x2_block():
+    params = load_parameters("patches", None, ["layer1.n_excitatory=3"])
+    receptive = patches.receptive_inputs(params, 2)
+    assert receptive.shape == (9, 12)
+    nodes = {int(i) // 3 for i in receptive[4]}                 # the centre block
+    assert nodes == {14, 15, 20, 21}
+
+
+def test_a_geometry_that_does_not_tile_the_image_is_refused():
+    with pytest.raises(ConfigError, match="do not tile"):
+        patches.grids(load_parameters("patches", None, ["geometry.stride=4"]))
+    with pytest.raises(ConfigError, match="layer-1 nodes"):
+        patches.grids(load_parameters("patches", None, ["geometry.block_stride=3"]))
+
+
+def test_default_network_has_fewer_than_500000_synapses():
+    counts = patches.synapse_counts(load_parameters("patches"))
+    assert counts["total"] < 500_000
+    assert counts["layer1"] == 36 * (25 * 25 + 25 + 25 * 24)
+
+
+def test_copied_kernels_sit_on_each_copys_inputs_only():
+    kernel = np.arange(6.0).reshape(3, 2) + 1
+    out = patches.copied(kernel, np.array([[0, 1, 2], [3, 4, 5]]), 7)
+    assert out.shape == (7, 4)
+    assert np.array_equal(out[3:6, 2:], kernel) and np.array_equal(out[:3, :2], kernel)
+    assert not out[3:6, :2].any() and not out[6].any()
+
+
+def test_counts_become_inputs_scaled_to_the_quantile():
+    codes = np.array([[0, 1, 2, 4], [8, 0, 0, 0]])
+    scale = patches.code_scale(codes, 0.5)
+    assert scale == 3.0
+    assert np.allclose(patches.as_input(codes, scale)[0], [0, 85, 170, 255])
+
+
+def test_frozen_copies_have_the_counted_synapses_and_do_not_interact():
+    """A patch shown at one position makes only that copy's neurons fire."""
+    params = load_parameters("patches", None, ["layer1.n_excitatory=3"])
+    lp = patches.layer_parameters(params, 1, coding=True)
+    receptive = patches.receptive_inputs(params, 1)
+    ones = patches.copied(np.ones((25, 3)), receptive, 900)     # weights 1, delays 1 ms
+    theta = np.full(108, lp.theta.offset)                        # threshold = v_thresh
+    backend, net = open_network(
+        lp, "nest", ones, ones, theta, plastic=False,
+        connectors=lambda sim: patches.coding_connectors(sim, receptive, 900, 3))
+    nest = backend._nest
+    synapses = sum(len(nest.GetConnections(a.node_collection, b.node_collection))
+                   for a, b in ((net.inputs, net.excitatory), (net.excitatory, net.inhibitory),
+                                (net.inhibitory, net.excitatory)))
+    assert synapses == patches.synapse_counts(params)["layer1"]
+    spikes = [np.array([]) for _ in range(900)]
+    for pixel in receptive[14]:
+        spikes[pixel] = np.arange(1.0, 200.0, 4.0)
+    backend.set_input_spikes(spikes)
+    backend.run(300.0)
+    fired = np.unique(backend.take_spikes()[1])
+    backend.end()
+    assert fired.size and set(fired // 3) == {14}
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    run = tmp_path_factory.mktemp("runs") / "tiny-hierarchy"
+    assert main(["patches", str(run), "--quiet"] + [a for s in TINY for a in ("--set", s)]) == 0
+    return run
+
+
+def test_a_tiny_hierarchy_learns_codes_and_scores_both_readouts(tiny_run):
+    metrics = json.loads((tiny_run / "metrics.json").read_text())
+    assert metrics["examples"] == {"train": 30, "validation": 20}
+    assert set(metrics["linear"]) == {"layer1", "layer2", "layer3", "all"}
+    assert 0.0 <= metrics["vote"]["validation"]["accuracy"] <= 1.0
+    counts = np.concatenate([np.load(f)["counts"]
+                             for f in sorted((tiny_run / "codes").glob("layer1-train-*"))])
+    assert counts.shape == (30, 36 * 3) and counts.sum() > 0
+    # padding and empty corners of a digit make no spikes in the corner copies
+    assert counts[:, :3].sum() == 0
+    layer1 = diehl_cook.normalise_columns(np.load(tiny_run / "layer1/checkpoint/weights.npy"),
+                                          1.0)
+    assert layer1.shape == (25, 3) and layer1.std() > 0.01      # STDP moved the weights
+    assert metrics["synapses"]["total"] == sum(metrics["synapses"][f"layer{k}"]
+                                               for k in (1, 2, 3))
+
+
+def test_a_finished_run_refuses_other_model_values(tiny_run, capsys):
+    assert main(["patches", str(tiny_run), "--quiet", "--set", "layer1.n_excitatory=5"]) \
+        == EXIT_BAD_INPUT
+    assert "layer1.n_excitatory" in capsys.readouterr().err
+
+
+def test_analyse_draws_the_hierarchy_figures(tiny_run, capsys):
+    assert main(["analyse", str(tiny_run)]) == 0
+    out = tiny_run / "analysis"
+    for name in ("layer1-kernels.png", "layer2-fields.png", "code-validation-0.png"):
+        assert (out / name).stat().st_size > 1000, name
+    assert "layer2-fields.png" in capsys.readouterr().out
+
+
+def test_layer2_fields_compose_kernels_where_their_patches_lie():
+    from spiking_mnist.analysis.patches import composed_fields
+    params = load_parameters("patches", None, ["layer1.n_excitatory=2"])
+    kernels = np.zeros((25, 2))
+    kernels[0, 0] = 1.0                      # kernel 0: the top-left pixel of a patch
+    weights = np.zeros((8, 1))
+    weights[3 * 2 + 0, 0] = 2.0              # from kernel 0 of the block's bottom-right node
+    field = composed_fields(kernels, weights, params).reshape(10, 10)
+    assert field[5, 5] == 2.0 and field.sum() == 2.0
