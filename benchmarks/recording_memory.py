@@ -2,10 +2,11 @@
 
     python benchmarks/recording_memory.py --run-dir runs/memory --examples 1000 10000
 
-Trains nothing: the run directory gets an untrained network (``train --examples 0``) unless
-it already holds one. Each evaluation runs in its own process recording every population
-(input, excitatory, inhibitory) with spikes, v and theta in NIX files; the script prints its
-peak resident memory (from ``wait4``), wall time and the size of the files it wrote.
+Trains nothing: the run directory gets an untrained network (``train --examples 0``, with
+the ``--set`` parameters) unless it already holds one. Each evaluation runs in its own
+process recording every population (input, excitatory, inhibitory) with spikes, v and theta
+in NIX files; the script prints its peak resident memory (from ``wait4``), wall time and the
+size of the files it wrote.
 """
 from __future__ import annotations
 
@@ -37,11 +38,14 @@ def main() -> None:
     ap.add_argument("--neurons", type=int, default=100)
     ap.add_argument("--examples", type=int, nargs="+", default=[1000, 10000])
     ap.add_argument("--format", default="nix", choices=("nix", "pickle"))
+    ap.add_argument("--set", action="append", default=[], metavar="SECTION.NAME=VALUE",
+                    help="parameter of the untrained network, e.g. simulation.threads=1")
     args = ap.parse_args()
     run = Path(args.run_dir)
     if not (run / "checkpoint").exists():
         subprocess.run([*CLI, "train", "--run-dir", str(run), "--examples", "0",
-                        "--neurons", str(args.neurons), "--quiet"], check=True)
+                        "--neurons", str(args.neurons), "--quiet",
+                        *[a for v in args.set for a in ("--set", v)]], check=True)
     figures = []
     for n in args.examples:
         peak, seconds = peak_memory_of([

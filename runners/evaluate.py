@@ -22,12 +22,18 @@ from spiking_mnist.runners.train import only_digits, training_split
 log = logging.getLogger("spiking_mnist.evaluate")
 
 
-def responses(backend, split: mnist.Split, stream: str, params, progress: bool,
+def responses(open_backend, split: mnist.Split, stream: str, params, progress: bool,
               recorder=None, assignments: np.ndarray | None = None,
-              theta: np.ndarray | None = None, first: int = 0) -> tuple[np.ndarray, int]:
+              theta: np.ndarray | None = None, first: int = 0,
+              restart_every: int | None = None) -> tuple[np.ndarray, int]:
     """Excitatory spike counts, shape (n_examples, n_excitatory), of the frozen network, and
     the number of input spikes shown. The examples are numbers ``first``, ``first + 1``...
     of ``stream`` (their input spikes depend on that number).
+
+    ``open_backend()`` builds the frozen network on a fresh simulator; it is built again
+    every ``restart_every`` examples (never if None), because NEST's memory grows with the
+    simulated time until its kernel is reset (about 12 KiB per 500 ms example; see
+    docs/recordings.md). The ``recorder`` writes a file at each restart.
 
     With ``assignments`` (neuron labels), the progress bar shows the running accuracy and the
     ``recorder`` gets each example's prediction.
@@ -36,22 +42,30 @@ def responses(backend, split: mnist.Split, stream: str, params, progress: bool,
     out = np.zeros((len(split), params.network.n_excitatory), dtype=np.int64)
     predict = None if assignments is None else \
         (lambda counts: int(diehl_cook.predict(counts[None], assignments)[0]))
-    presenter = Presenter(backend, images, split.labels, stream, params, recorder,
-                          None if theta is None else (lambda: theta))
-    correct = 0
+    part = restart_every or max(len(split), 1)
+    correct = done = input_spikes = 0
     with tqdm(total=len(split), desc=stream, unit="ex", disable=not progress,
               dynamic_ncols=True) as bar:
-        for done, (_, i, counts) in enumerate(
-                presenter.show(((first + i, i) for i in range(len(split))), predict=predict),
-                start=1):
-            out[i] = counts
-            if predict is not None:
-                correct += predict(counts) == split.labels[i]
-                bar.set_postfix(accuracy=f"{correct / done:.3f}", refresh=False)
-            bar.update(1)
-    if recorder is not None:
-        recorder.flush()
-    return out, presenter.input_spikes
+        for start in range(0, len(split), part):
+            backend = open_backend()
+            if recorder is not None:
+                recorder.attach(backend)
+            presenter = Presenter(backend, images, split.labels, stream, params, recorder,
+                                  None if theta is None else (lambda: theta))
+            rows = range(start, min(start + part, len(split)))
+            for _, i, counts in presenter.show(((first + i, i) for i in rows),
+                                               predict=predict):
+                out[i] = counts
+                done += 1
+                if predict is not None:
+                    correct += predict(counts) == split.labels[i]
+                    bar.set_postfix(accuracy=f"{correct / done:.3f}", refresh=False)
+                bar.update(1)
+            if recorder is not None:
+                recorder.flush()
+            input_spikes += presenter.input_spikes
+            backend.end()
+    return out, input_spikes
 
 
 def metrics_of(labels: np.ndarray, predictions: np.ndarray, n_classes: int = 10) -> dict:
@@ -92,24 +106,28 @@ def evaluate(run_dir: Path, split: str = "test", examples: int | None = None,
 
     if recording is not None:
         recording = recording.for_network(params.network.n_excitatory)
-    backend, _ = open_network(params, backend_name, ckpt.weights, ckpt.delays, ckpt.theta,
-                              plastic=False, recording=recording)
+
+    def frozen_network():
+        return open_network(params, backend_name, ckpt.weights, ckpt.delays, ckpt.theta,
+                            plastic=False, recording=recording)[0]
+
     recorders = {}
     if recording is not None:
         annotations = block_annotations(params, ckpt.model, target.images.shape[1:],
                                         backend_name)
         for phase in ("label", split):
             recorders[phase] = Recorder(recording, run_dir, phase, annotations)
-            recorders[phase].attach(backend)
+    restart_every = params.evaluation.restart_every
     start = time.perf_counter()
-    label_responses, _ = responses(backend, labelling, "label", params, progress,
-                                   recorders.get("label"), theta=ckpt.theta)
+    label_responses, _ = responses(frozen_network, labelling, "label", params, progress,
+                                   recorders.get("label"), theta=ckpt.theta,
+                                   restart_every=restart_every)
     assignments = diehl_cook.assign_labels(label_responses, labelling.labels)
     mid = time.perf_counter()
-    test_responses, input_spikes = responses(backend, target, split, params, progress,
-                                             recorders.get(split), assignments, ckpt.theta)
+    test_responses, input_spikes = responses(frozen_network, target, split, params, progress,
+                                             recorders.get(split), assignments, ckpt.theta,
+                                             restart_every=restart_every)
     end = time.perf_counter()
-    backend.end()
     predictions = diehl_cook.predict(test_responses, assignments)
     metrics = {"split": split, "digits": digits, "examples": len(target),
                "label_examples": len(labelling),

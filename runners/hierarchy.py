@@ -199,14 +199,17 @@ def code(run_dir: Path, params, layer: int, split: str, backend_name: str, data_
             raise OutOfTime(f"layer {layer} coded {start} of {len(images)} {split} images")
         inputs = coding_inputs(run_dir, params, layer, split, images, rows)
         began = time.perf_counter()
-        backend, _ = open_network(
-            lp, backend_name, patches.copied(ckpt.weights, receptive, n_inputs),
-            patches.copied(ckpt.delays, receptive, n_inputs), np.tile(ckpt.theta, len(receptive)),
-            plastic=False, connectors=lambda sim: patches.coding_connectors(sim, receptive,
-                                                                            n_inputs, k))
-        counts, input_spikes = responses(backend, mnist.Split(inputs, images.labels[rows]),
+        def coding_network():
+            return open_network(
+                lp, backend_name, patches.copied(ckpt.weights, receptive, n_inputs),
+                patches.copied(ckpt.delays, receptive, n_inputs),
+                np.tile(ckpt.theta, len(receptive)), plastic=False,
+                connectors=lambda sim: patches.coding_connectors(sim, receptive, n_inputs,
+                                                                 k))[0]
+
+        counts, input_spikes = responses(coding_network,
+                                         mnist.Split(inputs, images.labels[rows]),
                                          SPLITS[split], lp, progress, first=start)
-        backend.end()
         np.savez_compressed(path, counts=counts, labels=images.labels[rows],
                             seconds=time.perf_counter() - began, input_spikes=input_spikes)
 

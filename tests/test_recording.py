@@ -129,3 +129,21 @@ def test_training_records_every_nth_example_with_theta(tmp_path):
     # a file per simulation (checkpoints restart it): examples 0-3, then 4-5
     assert {recorded[0]["file"], recorded[4]["file"]} == {"chunk-000000.nix", "chunk-000004.nix"}
     assert all(v["predicted"] == -1 for v in recorded.values())
+
+
+def test_evaluation_restarts_the_simulator_and_writes_a_file_at_each_restart(tmp_path):
+    run = tmp_path / "run"
+    assert main(["train", "--run-dir", str(run), "--neurons", "10", "--examples", "0",
+                 "--set", "evaluation.restart_every=2", "--quiet"]) == 0
+    plan = RecordingPlan(populations=("excitatory",), variables=("spikes",), chunk=100)
+    evaluate(run, "test", examples=5, label_examples=3, progress=False, recording=plan)
+    saved = np.load(run / "responses-test.npz")
+    test = reload(run / "recordings" / "test")
+    assert {k: v["file"] for k, v in test.items()} == {
+        0: "chunk-000000.nix", 1: "chunk-000000.nix", 2: "chunk-000002.nix",
+        3: "chunk-000002.nix", 4: "chunk-000004.nix"}
+    for k, example in test.items():   # each file's times start again with its simulator
+        exc = example["counts"].get("excitatory", {})
+        assert [exc.get(str(i), 0) for i in range(10)] == saved["responses"][k].tolist()
+    assert sorted({v["file"] for v in reload(run / "recordings" / "label").values()}) == [
+        "chunk-000000.nix", "chunk-000002.nix"]
