@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ctypes
 import dataclasses
+import functools
 import gc
 import re
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from spiking_mnist.models.parameters import ConfigError
 POPULATIONS = ("input", "excitatory", "inhibitory")
 VARIABLES = ("spikes", "v", "gsyn_exc", "gsyn_inh", "theta")
 FORMATS = {"nix": ".nix", "pickle": ".pkl"}
+M_MMAP_THRESHOLD = -3   # glibc mallopt parameter
 
 
 @dataclass(frozen=True)
@@ -123,6 +125,7 @@ class Recorder:
                         "inhibitory": n}
         self._annotations = annotations
         self._backend = None
+        _glibc()
         self._clear()
 
     def _clear(self) -> None:
@@ -283,13 +286,41 @@ def _joined(runs: list[tuple[float, np.ndarray]], timestep: float):
 def _release_memory() -> None:
     """Free a written Block now and give its pages back to the system. A Neo Block is a
     reference cycle (its segments point back to it), so it would live on until Python's
-    next full collection; and glibc keeps freed heap pages that NEST's allocations sit
-    above. Without this each file added about 250 MiB to peak memory (docs/recordings.md)."""
+    next full collection; HDF5 keeps the blocks of a written NIX file on its free lists
+    (about 25 MiB); and glibc keeps freed heap pages that NEST's allocations sit above.
+    Without this each file added about 250 MiB to peak memory (docs/recordings.md)."""
     gc.collect()
+    hdf5 = _hdf5_library()
+    if hdf5 is not None:
+        hdf5.H5garbage_collect()
+    libc = _glibc()
+    if libc is not None:
+        libc.malloc_trim(0)
+
+
+@functools.cache
+def _glibc():
+    """The C library if it is glibc (whose allocator keeps freed pages), else None. Arrays
+    above 128 KiB are then given their own mappings (``M_MMAP_THRESHOLD``), returned to the
+    system when freed, rather than glibc's default threshold, which grows to 32 MiB after
+    the first large array is freed and leaves a chunk's arrays fragmenting the heap."""
     try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(M_MMAP_THRESHOLD, 128 * 1024)
+        return libc
     except (OSError, AttributeError):   # not glibc: its allocator returns memory itself
-        pass
+        return None
+
+
+def _hdf5_library():
+    """The HDF5 library loaded into this process (by h5py, for NIX files), or None."""
+    try:
+        with open("/proc/self/maps") as maps:
+            paths = {line.split()[-1] for line in maps if "/libhdf5" in line
+                     and "libhdf5_hl" not in line}
+        return ctypes.CDLL(sorted(paths)[0]) if paths else None
+    except (OSError, AttributeError):   # no /proc (not Linux) or not a library
+        return None
 
 
 def _write(block, path: Path, fmt: str) -> None:
