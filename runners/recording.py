@@ -125,7 +125,7 @@ class Recorder:
                         "inhibitory": n}
         self._annotations = annotations
         self._backend = None
-        _glibc()
+        _glibc()   # from now on, arrays above 128 KiB get their own mappings
         self._clear()
 
     def _clear(self) -> None:
