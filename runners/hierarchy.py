@@ -199,6 +199,7 @@ def code(run_dir: Path, params, layer: int, split: str, backend_name: str, data_
             raise OutOfTime(f"layer {layer} coded {start} of {len(images)} {split} images")
         inputs = coding_inputs(run_dir, params, layer, split, images, rows)
         began = time.perf_counter()
+
         def coding_network():
             return open_network(
                 lp, backend_name, patches.copied(ckpt.weights, receptive, n_inputs),

@@ -125,7 +125,7 @@ class Recorder:
                         "inhibitory": n}
         self._annotations = annotations
         self._backend = None
-        _glibc()   # from now on, arrays above 128 KiB get their own mappings
+        _tuned_glibc()   # from now on, arrays above 128 KiB get their own mappings
         self._clear()
 
     def _clear(self) -> None:
@@ -293,13 +293,13 @@ def _release_memory() -> None:
     hdf5 = _hdf5_library()
     if hdf5 is not None:
         hdf5.H5garbage_collect()
-    libc = _glibc()
+    libc = _tuned_glibc()
     if libc is not None:
         libc.malloc_trim(0)
 
 
 @functools.cache
-def _glibc():
+def _tuned_glibc():
     """The C library if it is glibc (whose allocator keeps freed pages), else None. Arrays
     above 128 KiB are then given their own mappings (``M_MMAP_THRESHOLD``), returned to the
     system when freed, rather than glibc's default threshold, which grows to 32 MiB after

@@ -152,12 +152,14 @@ def test_evaluation_restarts_the_simulator_and_writes_a_file_at_each_restart(tmp
 def test_memory_release_finds_hdf5_and_glibc(tmp_path):
     """The recorder's memory release is silent when it finds nothing: check it finds the
     HDF5 library that h5py loaded for NIX files, and glibc on Linux."""
+    import platform
+
     import neo
+
     from spiking_mnist.runners import recording
     io = neo.NixIO(str(tmp_path / "x.nix"), mode="ow")
     io.close()
     hdf5 = recording._hdf5_library()
     assert hdf5 is not None and hdf5.H5garbage_collect() >= 0
-    import platform
     if platform.libc_ver()[0] == "glibc":
-        assert recording._glibc() is not None
+        assert recording._tuned_glibc() is not None
