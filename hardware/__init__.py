@@ -45,7 +45,8 @@ def open_backend(name: str, params):
                     params.inh_to_exc.delay)
     if name == "nest":
         from .nest import NestBackend
-        return NestBackend(sim.timestep, sim.threads, sim.seed, max_delay)
+        return NestBackend(sim.timestep, sim.threads, sim.seed, max_delay,
+                           sim.cell_integration)
     if name == "spinnaker":
         _require_spinnaker()
         from .spinnaker import SpinnakerBackend

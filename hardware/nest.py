@@ -5,9 +5,12 @@ Translation of roles to NEST:
 =========================  ==================================================================
 role                       on NEST
 =========================  ==================================================================
-excitatory neuron          PyNN ``IF_cond_exp`` (``iaf_cond_exp``); homeostatic theta on the
+excitatory neuron          PyNN ``IF_cond_exp`` as ``dc_iaf_cond_exp`` (this project's NEST
+                           module: ``iaf_cond_exp``'s equations with a fixed step, see
+                           :mod:`.nest_module`) or, with ``simulation.cell_integration =
+                           adaptive``, NEST's ``iaf_cond_exp``; homeostatic theta on the
                            host, written into ``V_th`` after each showing
-inhibitory neuron          PyNN ``IF_cond_exp``
+inhibitory neuron          the same as the excitatory neuron
 input spike source         PyNN ``SpikeSourceArray`` (``spike_generator`` + ``parrot_neuron``)
 input -> excitatory STDP   NEST ``stdp_triplet_synapse`` with only the pair depression
                            (``Aminus``) and triplet potentiation (``Aplus_triplet``) terms:
@@ -28,7 +31,7 @@ import warnings
 
 import numpy as np
 
-from spiking_mnist.hardware import BackendError
+from spiking_mnist.hardware import BackendError, nest_module
 
 NAME = "nest"
 #: PyNN's names of the signals a recording may ask for -> NEST's ``iaf_cond_exp`` recordables
@@ -80,18 +83,33 @@ def import_pynn_nest():
     return sim, nest
 
 
+def fixed_step_cell_type(sim):
+    """PyNN's ``IF_cond_exp`` (same parameters and translations) run as ``dc_iaf_cond_exp``,
+    which must be installed (:func:`nest_module.install`)."""
+    class IF_cond_exp(sim.IF_cond_exp):
+        __doc__ = sim.IF_cond_exp.__doc__
+        nest_name = {"on_grid": "dc_iaf_cond_exp", "off_grid": "dc_iaf_cond_exp"}
+    return IF_cond_exp
+
+
 class NestBackend:
     """One NEST simulation: setup, synapse types, input, runs, spike counts and weights."""
 
     name = NAME
 
-    def __init__(self, timestep: float, threads: int, seed: int, max_delay: float):
+    def __init__(self, timestep: float, threads: int, seed: int, max_delay: float,
+                 cell_integration: str = "fixed_step"):
         self.sim, self._nest = import_pynn_nest()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             self.sim.setup(timestep=timestep, min_delay=timestep,
                            max_delay=max(max_delay, 2 * timestep), threads=threads,
                            rng_seed=seed, spike_precision="on_grid")
+        #: PyNN standard cell type name -> the class that runs it here (see diehl_cook.build)
+        self.cell_types = {}
+        if cell_integration == "fixed_step":
+            nest_module.install(self._nest)
+            self.cell_types["IF_cond_exp"] = fixed_step_cell_type(self.sim)
         self.timestep = timestep
         self._generators = None
         self._t = 0.0

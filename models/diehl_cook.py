@@ -106,7 +106,7 @@ def input_delays(params: Parameters, n_inputs: int, rng: np.random.Generator) ->
 
 
 def build(sim, params: Parameters, n_inputs: int, input_synapse,
-          connectors: dict | None = None) -> DiehlCookNetwork:
+          connectors: dict | None = None, cell_types: dict | None = None) -> DiehlCookNetwork:
     """Create the network with the PyNN module ``sim``.
 
     ``input_synapse`` is the PyNN synapse type of input -> excitatory: plastic for training,
@@ -114,10 +114,13 @@ def build(sim, params: Parameters, n_inputs: int, input_synapse,
     installed afterwards from :func:`initial_weights` / :func:`input_delays` or a checkpoint.
     ``connectors`` (projection name -> PyNN connector) replaces the rule of a projection by an
     equivalent explicit one, for a backend that needs it (SpiNNaker: weights given at
-    creation, see ``hardware/spinnaker.py``).
+    creation, see ``hardware/spinnaker.py``). ``cell_types`` (PyNN standard cell type name ->
+    class) gives a backend's own implementation of a standard cell type, with the same
+    parameters (NEST: ``IF_cond_exp`` integrated with a fixed step, ``hardware/nest.py``).
     """
     n = params.network.n_excitatory
     cell = cell_type(sim, params)
+    cell = (cell_types or {}).get(cell.__name__, cell)
     connectors = connectors or {}
     inputs = sim.Population(n_inputs, sim.SpikeSourceArray(spike_times=[]), label="inputs")
     excitatory = sim.Population(n, cell(**cell_parameters(params, "excitatory")),

@@ -22,7 +22,8 @@ def open_network(params, backend_name: str, weights: np.ndarray, delays: np.ndar
     synapse = backend.input_synapse(
         stdp, 1e3 * diehl_cook.synaptic_unit(params, "excitatory", "excitatory"))
     network = diehl_cook.build(backend.sim, params, weights.shape[0], synapse,
-                               None if connectors is None else connectors(backend.sim))
+                               None if connectors is None else connectors(backend.sim),
+                               getattr(backend, "cell_types", None))
     backend.attach(network, stdp)
     if recording is not None:
         backend.record(recording.backend_populations(), recording.signals, recording.neurons)

@@ -1,0 +1,108 @@
+"""This project's NEST extension module: built on first use, cached, installed into NEST.
+
+The module (C++ sources in ``hardware/nest_module/``) holds ``dc_iaf_cond_exp``: NEST's
+``iaf_cond_exp`` equations integrated with a fixed step instead of an adaptive
+Runge-Kutta-Fehlberg solver, plus D&C's homeostatic threshold. It is compiled with the
+system's C++ compiler (``$CXX``, else ``g++``) against the headers of the installed NEST and
+of the ``boost-headers`` package, once per NEST version and source version, into
+``$XDG_CACHE_HOME/spiking-mnist/nest-module`` (else ``~/.cache/...``; the
+``SPIKING_MNIST_NEST_MODULE_DIR`` environment variable chooses another directory).
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import tempfile
+from importlib import resources
+from pathlib import Path
+
+from spiking_mnist.hardware import BackendError
+
+NAME = "spikingmnistmodule"
+#: the NEST models the module registers
+MODELS = ("dc_iaf_cond_exp",)
+_SOURCES = ("dc_iaf_cond_exp.cpp", "spikingmnistmodule.cpp")
+_HEADERS = ("dc_iaf_cond_exp.h", "include/ltdl.h")
+# a kernel symbol whose mangled name shows the C++ string ABI NEST was built with
+_OLD_ABI_SYMBOL = b"_ZNK4nest4Node21get_synaptic_elementsESs"
+
+
+def cache_dir() -> Path:
+    """Where built modules are kept (see the module docstring)."""
+    chosen = os.environ.get("SPIKING_MNIST_NEST_MODULE_DIR")
+    if chosen:
+        return Path(chosen)
+    base = os.environ.get("XDG_CACHE_HOME")
+    return (Path(base) if base else Path.home() / ".cache") / "spiking-mnist" / "nest-module"
+
+
+def _source_dir() -> Path:
+    return Path(str(resources.files("spiking_mnist.hardware").joinpath("nest_module")))
+
+
+def _nest_kernel(nest) -> Path:
+    """NEST's compiled kernel (the ``nestkernel_api`` extension of a pip-installed NEST)."""
+    found = sorted(Path(nest.__file__).parent.glob("nestkernel_api*.so"))
+    if not found:
+        raise BackendError(f"no nestkernel_api library beside {nest.__file__}; the NEST "
+                           "module needs a pip-installed NEST 3.10 or later, or set "
+                           "simulation.cell_integration=adaptive")
+    return found[0]
+
+
+def module_file(nest) -> Path:
+    """The built module for this NEST and these sources (it may not exist yet)."""
+    digest = hashlib.sha256()
+    for name in _SOURCES + _HEADERS:
+        digest.update((_source_dir() / name).read_bytes())
+    digest.update(str(_nest_kernel(nest).stat().st_size).encode())
+    return cache_dir() / f"nest-{nest.__version__}-{digest.hexdigest()[:12]}" / f"{NAME}.so"
+
+
+def _compile_command(nest, out: Path) -> list[str]:
+    kernel = _nest_kernel(nest)
+    nest_dir = kernel.parent
+    try:
+        import boost_headers
+    except ImportError:
+        raise BackendError("the boost-headers package is missing (NEST's headers need "
+                           "Boost); reinstall spiking-mnist, or `pip install "
+                           "boost-headers`") from None
+    old_abi = _OLD_ABI_SYMBOL in kernel.read_bytes()
+    source = _source_dir()
+    return [os.environ.get("CXX", "g++"), "-O2", "-std=c++20", "-fPIC", "-shared",
+            f"-D_GLIBCXX_USE_CXX11_ABI={0 if old_abi else 1}",
+            f"-I{nest_dir / 'include' / 'nest'}", f"-I{boost_headers.get_include()}",
+            f"-I{source / 'include'}",
+            *[str(source / s) for s in _SOURCES],
+            "-o", str(out), f"-L{nest_dir}", f"-l:{kernel.name}", f"-Wl,-rpath,{nest_dir}"]
+
+
+def build(nest) -> Path:
+    """The module file, compiled now if it is not in the cache (~20 s)."""
+    target = module_file(nest)
+    if target.exists():
+        return target
+    compiler = os.environ.get("CXX", "g++")
+    if shutil.which(compiler) is None:
+        raise BackendError(f"the C++ compiler {compiler!r} is not installed; it builds the "
+                           "fast NEST neuron once (`apt install g++`, or set $CXX), or run "
+                           "NEST's own neuron with --set simulation.cell_integration=adaptive")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
+        built = Path(tmp) / target.name
+        result = subprocess.run(_compile_command(nest, built), capture_output=True, text=True)
+        if result.returncode != 0:
+            raise BackendError(f"building the NEST module failed:\n{result.stderr[-3000:]}\n"
+                               "run NEST's own neuron with --set "
+                               "simulation.cell_integration=adaptive")
+        built.replace(target)  # atomic: a concurrent build finds a whole file or none
+    return target
+
+
+def install(nest) -> None:
+    """Make :data:`MODELS` available in the current NEST kernel (after every reset)."""
+    if MODELS[0] not in nest.node_models:
+        nest.Install(str(build(nest)))
