@@ -48,6 +48,10 @@ def open_backend(name: str, params):
         return NestBackend(sim.timestep, sim.threads, sim.seed, max_delay,
                            sim.cell_integration)
     if name == "spinnaker":
+        if params.theta.kept != "host":
+            from spiking_mnist.models.parameters import ConfigError
+            raise ConfigError("SpiNNaker keeps theta on the host (its cells have no "
+                              "homeostatic threshold): --set theta.kept=host")
         _require_spinnaker()
         from .spinnaker import SpinnakerBackend
         model = importlib.import_module(f"spiking_mnist.models.{params.name}")

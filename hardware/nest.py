@@ -265,5 +265,19 @@ class NestBackend:
         """Excitatory firing thresholds (mV)."""
         self._excitatory.node_collection.V_th = v_thresh.tolist()
 
+    def keep_theta_in_cells(self, theta: np.ndarray, v_thresh: float, plus: float,
+                            tau: float) -> None:
+        """Let each excitatory cell raise its threshold ``v_thresh + theta`` (mV) by ``plus``
+        (mV) at every spike, ``theta`` decaying with ``tau`` (ms); fixed-step cells only."""
+        cells = self._excitatory.node_collection
+        if cells[0].get("model") != "dc_iaf_cond_exp":
+            raise BackendError("theta kept in the cells needs simulation.cell_integration = "
+                               "fixed_step")
+        cells.set(V_th=v_thresh, theta_plus=plus, tau_theta=tau, theta=theta.tolist())
+
+    def theta_of_cells(self) -> np.ndarray:
+        """The excitatory cells' own theta (mV), see :meth:`keep_theta_in_cells`."""
+        return np.asarray(self._excitatory.node_collection.get("theta"), dtype=float)
+
     def end(self) -> None:
         self.sim.end()

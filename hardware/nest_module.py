@@ -105,4 +105,10 @@ def build(nest) -> Path:
 def install(nest) -> None:
     """Make :data:`MODELS` available in the current NEST kernel (after every reset)."""
     if MODELS[0] not in nest.node_models:
-        nest.Install(str(build(nest)))
+        path = build(nest)
+        verbosity = nest.verbosity
+        nest.verbosity = nest.VerbosityLevel.WARNING  # no "[INFO] loaded module" line
+        try:
+            nest.Install(str(path))
+        finally:
+            nest.verbosity = verbosity

@@ -55,6 +55,11 @@ def validate(params: Parameters) -> None:
         raise ConfigError("input_to_exc.weight_max is above stdp.w_max")
     if params.encoding.initial_intensity > params.encoding.max_intensity:
         raise ConfigError("encoding.initial_intensity is above encoding.max_intensity")
+    if params.theta.kept == "cells" and (params.network.synapses != "conductance"
+                                         or params.simulation.cell_integration != "fixed_step"):
+        raise ConfigError("theta.kept = cells needs the fixed-step conductance cell "
+                          "(network.synapses = conductance, simulation.cell_integration = "
+                          "fixed_step); or keep theta on the host: --set theta.kept=host")
 
 
 def cell_parameters(params: Parameters, role: str) -> dict[str, float]:
@@ -151,11 +156,13 @@ def build(sim, params: Parameters, n_inputs: int, input_synapse,
 
 
 class Homeostasis:
-    """The adaptive threshold theta (mV) of the excitatory neurons, kept on the host.
+    """The adaptive threshold theta (mV) of the excitatory neurons.
 
-    D&C raise theta by ``plus`` at every spike and let it decay with ``tau``. Here theta is
-    updated after each showing from its spike counts, so within one 350 ms showing a
-    neuron's threshold stays put (D&C: it rises by 0.05 mV per spike, ~1 mV per showing).
+    D&C raise theta by ``plus`` at every spike and let it decay with ``tau``. With
+    ``theta.kept = host`` theta is updated here after each run from its spike counts
+    (:meth:`update`), so within a run a neuron's threshold stays put (D&C: it rises by
+    0.05 mV per spike, ~1 mV per showing); with ``cells`` the cells keep it and
+    :attr:`theta` is a copy read back after each run.
     """
 
     def __init__(self, params: Parameters, theta: np.ndarray | None = None):

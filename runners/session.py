@@ -29,5 +29,10 @@ def open_network(params, backend_name: str, weights: np.ndarray, delays: np.ndar
         backend.record(recording.backend_populations(), recording.signals, recording.neurons)
     backend.set_weights(weights)
     backend.set_delays(delays)
-    backend.set_thresholds(diehl_cook.Homeostasis(params, theta).thresholds())
+    homeostasis = diehl_cook.Homeostasis(params, theta)
+    if plastic and params.theta.kept == "cells":
+        backend.keep_theta_in_cells(homeostasis.theta, params.excitatory.v_thresh
+                                    - params.theta.offset, params.theta.plus, params.theta.tau)
+    else:
+        backend.set_thresholds(homeostasis.thresholds())
     return backend, network

@@ -249,9 +249,12 @@ def _continue(run_dir: Path, params, ckpt: checkpoint.Checkpoint, backend_name: 
             normaliser.fired[ckpt.info["fired"]] = True
 
             def after_run(chunk: Chunk) -> None:
-                for totals in chunk.totals:
-                    homeostasis.update(totals, chunk.period)
-                backend.set_thresholds(homeostasis.thresholds())
+                if params.theta.kept == "cells":
+                    homeostasis.theta = backend.theta_of_cells()
+                else:
+                    for totals in chunk.totals:
+                        homeostasis.update(totals, chunk.period)
+                    backend.set_thresholds(homeostasis.thresholds())
                 normaliser.fired |= chunk.totals.any(axis=0)
 
             presenter = Presenter(backend, images, data.labels, "train", params, recorder,

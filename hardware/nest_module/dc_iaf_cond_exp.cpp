@@ -82,10 +82,6 @@ dc_iaf_cond_exp::Parameters_::set( const Dictionary& d, nest::Node* node )
   nest::update_value_param( d, nest::names::I_e, I_e, node );
   nest::update_value_param( d, std::string( "theta_plus" ), theta_plus, node );
   nest::update_value_param( d, std::string( "tau_theta" ), tau_theta, node );
-  if ( V_reset >= V_th )
-  {
-    throw nest::BadProperty( "Reset potential must be smaller than threshold." );
-  }
   if ( C_m <= 0 or g_L <= 0 )
   {
     throw nest::BadProperty( "Capacitance and leak conductance must be strictly positive." );
@@ -176,6 +172,10 @@ dc_iaf_cond_exp::set_status( const Dictionary& d )
   ptmp.set( d, this );
   State_ stmp = S_;
   stmp.set( d, this );
+  if ( ptmp.V_reset >= ptmp.V_th + stmp.theta )
+  {
+    throw nest::BadProperty( "Reset potential must be below the threshold V_th + theta." );
+  }
   ArchivingNode::set_status( d );
   P_ = ptmp;
   S_ = stmp;

@@ -1,15 +1,16 @@
-"""Conductance against current synapses on a trained network, on the same input spikes.
+"""Other cell and synapse models against D&C's on a trained network, on the same input spikes.
 
-    python benchmarks/synapse_models.py RUN_DIR --examples 300 \
-        --current excitatory.v_synaptic=-55 \
-        --current excitatory.v_synaptic=-35,inhibitory.v_synaptic=-35
+    python benchmarks/cell_models.py RUN_DIR --examples 300 \
+        --variant simulation.cell_integration=fixed_step \
+        --variant network.synapses=current,excitatory.v_synaptic=-35,inhibitory.v_synaptic=-35
 
 Shows the first ``--examples`` validation images (plasticity off, the run's weights and
-theta, identical Poisson input) to the network with ``network.synapses`` = conductance (D&C,
-the reference) and = current, once per ``--current`` setting (comma-separated ``--set``
-assignments; none: the defaults), and prints how alike their excitatory responses are: spike
-counts, the most active neuron, first-spike times, seconds per example, and the accuracy of
-each with neurons labelled on ``--label-examples`` training images by that same model.
+theta, identical Poisson input) to the reference network (conductance synapses, NEST's
+``iaf_cond_exp``; ``--reference`` changes it) and to each ``--variant`` (comma-separated
+``--set`` assignments over the reference), and prints how alike their excitatory responses
+are: spike counts, the most active neuron, first-spike times, seconds per example, and the
+accuracy of each with neurons labelled on ``--label-examples`` training images by that same
+model.
 """
 from __future__ import annotations
 
@@ -26,6 +27,8 @@ from spiking_mnist.runners import checkpoint
 from spiking_mnist.runners.presentation import Presenter
 from spiking_mnist.runners.session import open_network
 from spiking_mnist.runners.train import training_split
+
+REFERENCE = "network.synapses=conductance,simulation.cell_integration=adaptive"
 
 
 def responses(params, ckpt, split: mnist.Split, stream: str):
@@ -63,8 +66,10 @@ def main() -> None:
     ap.add_argument("run_dir")
     ap.add_argument("--examples", type=int, default=300)
     ap.add_argument("--label-examples", type=int, default=1000)
-    ap.add_argument("--current", action="append", default=[], metavar="SECTION.NAME=V,...",
-                    help="a current-synapse setting to compare (repeatable)")
+    ap.add_argument("--reference", default=REFERENCE, metavar="SECTION.NAME=V,...",
+                    help=f"the reference model (default: {REFERENCE})")
+    ap.add_argument("--variant", action="append", required=True, metavar="SECTION.NAME=V,...",
+                    help="a model to compare with the reference (repeatable)")
     ap.add_argument("--threads", type=int, help="simulator threads (default: the run's)")
     args = ap.parse_args()
     ckpt = checkpoint.load(args.run_dir)
@@ -77,16 +82,18 @@ def main() -> None:
                                                  base.training.validation,
                                                  base.simulation.seed)
     target = validation.subset(np.arange(args.examples))
-    reference = _measured(base.with_values({"network": {"synapses": "conductance"}},
-                                           "benchmark"), ckpt, label, target)
-    print(json.dumps({"conductance": {k: v for k, v in reference.items()
-                                      if k in ("seconds_per_example", "accuracy")}}))
-    for setting in args.current or [""]:
-        params = base.with_values({"network": {"synapses": "current"}}, "benchmark")
-        params = params.with_overrides([a for a in setting.split(",") if a])
-        current = _measured(params, ckpt, label, target)
-        print(json.dumps({"current": setting or "defaults",
-                          **_likeness(reference, current)}, indent=1))
+    base = base.with_overrides(_assignments(args.reference))
+    reference = _measured(base, ckpt, label, target)
+    print(json.dumps({"reference": args.reference,
+                      **{k: v for k, v in reference.items()
+                         if k in ("seconds_per_example", "accuracy")}}))
+    for setting in args.variant:
+        variant = _measured(base.with_overrides(_assignments(setting)), ckpt, label, target)
+        print(json.dumps({"variant": setting, **_likeness(reference, variant)}, indent=1))
+
+
+def _assignments(setting: str) -> list[str]:
+    return [a for a in setting.split(",") if a]
 
 
 def _measured(params, ckpt, label: mnist.Split, target: mnist.Split) -> dict:
@@ -101,22 +108,22 @@ def _measured(params, ckpt, label: mnist.Split, target: mnist.Split) -> dict:
                                == target.labels).mean())}
 
 
-def _likeness(reference: dict, current: dict) -> dict:
-    """How alike the current model's responses are to the reference's."""
-    ref, cur = reference["counts"], current["counts"]
-    shift = np.abs(current["first"] - reference["first"])
+def _likeness(reference: dict, variant: dict) -> dict:
+    """How alike the variant's responses are to the reference's."""
+    ref, cur = reference["counts"], variant["counts"]
+    shift = np.abs(variant["first"] - reference["first"])
     shift = shift[np.isfinite(shift)]
     return {
         "examples": len(ref),
         "spikes_per_example": {"reference": float(ref.sum(1).mean()),
-                               "current": float(cur.sum(1).mean())},
+                               "variant": float(cur.sum(1).mean())},
         "total_count_ratio": float(cur.sum() / max(ref.sum(), 1)),
         "same_most_active_neuron": float((ref.argmax(1) == cur.argmax(1)).mean()),
         "count_correlation": float(np.corrcoef(ref.ravel(), cur.ravel())[0, 1]),
         "first_spike_shift_ms": {"median": float(np.median(shift)),
                                  "within_2ms": float((shift <= 2.0).mean())},
-        "seconds_per_example": round(current["seconds_per_example"], 4),
-        "accuracy": {"reference": reference["accuracy"], "current": current["accuracy"]},
+        "seconds_per_example": round(variant["seconds_per_example"], 4),
+        "accuracy": {"reference": reference["accuracy"], "variant": variant["accuracy"]},
     }
 
 

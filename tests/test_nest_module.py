@@ -1,0 +1,137 @@
+"""This project's NEST module: ``dc_iaf_cond_exp`` spikes like NEST's ``iaf_cond_exp`` on a
+fixed input, keeps D&C's homeostatic threshold, is built once and cached, and is what the
+NEST profile runs by default."""
+import numpy as np
+import pytest
+
+from spiking_mnist.hardware import BackendError, nest_module, open_backend
+from spiking_mnist.hardware.nest import import_pynn_nest
+from spiking_mnist.models.parameters import load_parameters
+
+DT = 0.5  # ms
+# D&C's excitatory neuron at 1 nS per unit (C_m = tau_m * g_L), threshold as after training
+EXCITATORY = dict(C_m=100.0, g_L=1.0, E_L=-65.0, V_reset=-65.0, V_th=-52.0, t_ref=5.0,
+                  E_ex=0.0, E_in=-100.0, tau_syn_ex=1.0, tau_syn_in=2.0, V_m=-65.0)
+
+
+def _nest():
+    return import_pynn_nest()[1]
+
+
+def drive_cells(model, cells=30, seed=3, duration=350.0, params=None):
+    """Spike times of ``cells`` neurons of ``model``, each driven by its own fixed input: 784
+    Poisson spike trains at the rates of a random sparse image (D&C's 0-63.75 Hz, doubled),
+    through random weights summing to 78 nS, and 5 strong inhibitory pulses.
+    Returns (neuron index, spike time ms) and the neurons' final status."""
+    nest = _nest()
+    nest.ResetKernel()
+    nest.resolution = DT
+    nest_module.install(nest)
+    rng = np.random.default_rng(seed)
+    neurons = nest.Create(model, cells, params=params or EXCITATORY)
+    for j in range(cells):
+        rates = np.where(rng.random(784) < 0.19, rng.uniform(0, 127.5, 784), 0.0)
+        weights = rng.random(784)
+        weights *= 78.0 / weights.sum()
+        trains = [np.unique(np.round(rng.uniform(1, duration, rng.poisson(r * duration / 1e3))
+                                     / DT) * DT) for r in rates]
+        inputs = nest.Create("spike_generator", 784,
+                             params=[{"spike_times": t.tolist()} for t in trains])
+        nest.Connect(inputs, neurons[j], "all_to_all", {"weight": weights[None, :]})
+        inhibition = nest.Create("spike_generator", params={
+            "spike_times": np.unique(np.round(rng.uniform(1, duration, 5) / DT) * DT)})
+        nest.Connect(inhibition, neurons[j], syn_spec={"weight": -17.0})
+    recorder = nest.Create("spike_recorder")
+    nest.Connect(neurons, recorder)
+    nest.Simulate(duration + 10.0)
+    events = recorder.events
+    return (events["senders"] - neurons[0].global_id, events["times"]), neurons.get()
+
+
+def test_fixed_step_cell_spikes_like_iaf_cond_exp_on_a_fixed_input():
+    (ref_cell, ref_time), _ = drive_cells("iaf_cond_exp")
+    (cell, time), _ = drive_cells("dc_iaf_cond_exp")
+    assert ref_time.size > 100
+    # counts per neuron within 1 spike, total within 2 %
+    ref_counts = np.bincount(ref_cell, minlength=30)
+    counts = np.bincount(cell, minlength=30)
+    assert np.abs(counts - ref_counts).max() <= 1
+    assert abs(counts.sum() - ref_counts.sum()) <= 0.02 * ref_counts.sum()
+    # 95 % of the spikes at the same time step
+    same = sum(np.isin(time[cell == j], ref_time[ref_cell == j]).sum() for j in range(30))
+    assert same >= 0.95 * ref_time.size
+
+
+def test_homeostatic_threshold_rises_by_theta_plus_per_spike_and_decays():
+    params = dict(EXCITATORY, theta_plus=0.05, tau_theta=1e7)
+    (cell, _), status = drive_cells("dc_iaf_cond_exp", params=params)
+    counts = np.bincount(cell, minlength=30)
+    assert counts.sum() > 100
+    np.testing.assert_allclose(status["theta"], 0.05 * counts, rtol=1e-4)
+    # a higher threshold: fewer spikes than without homeostasis on the same input
+    (plain, _), _ = drive_cells("dc_iaf_cond_exp")
+    assert counts.sum() < plain.size
+    # decay: exp(-t / tau_theta)
+    nest = _nest()
+    neuron = nest.Create("dc_iaf_cond_exp", params=dict(EXCITATORY, tau_theta=100.0, theta=2.0))
+    nest.Simulate(100.0)
+    assert neuron.get("theta") == pytest.approx(2.0 * np.exp(-1.0), rel=1e-6)
+
+
+def test_module_is_built_once_and_cached(tmp_path, monkeypatch):
+    monkeypatch.setenv("SPIKING_MNIST_NEST_MODULE_DIR", str(tmp_path))
+    nest = _nest()
+    built = nest_module.build(nest)
+    assert built.parent.parent == tmp_path and built.is_file()
+    stamp = built.stat().st_mtime_ns
+    assert nest_module.build(nest) == built and built.stat().st_mtime_ns == stamp
+
+
+def test_a_missing_compiler_says_what_to_do(tmp_path, monkeypatch):
+    monkeypatch.setenv("SPIKING_MNIST_NEST_MODULE_DIR", str(tmp_path))
+    monkeypatch.setenv("CXX", "no-such-compiler")
+    with pytest.raises(BackendError, match="cell_integration=adaptive"):
+        nest_module.build(_nest())
+    assert not any(tmp_path.rglob("*.so"))
+
+
+@pytest.mark.parametrize("integration, model", [("fixed_step", "dc_iaf_cond_exp"),
+                                                ("adaptive", "iaf_cond_exp")])
+def test_the_nest_profile_runs_the_chosen_cell(integration, model):
+    from spiking_mnist.models import diehl_cook
+    p = load_parameters("diehl_cook", None, ["network.n_excitatory=3", "simulation.threads=1",
+                                             f"simulation.cell_integration={integration}"])
+    backend = open_backend("nest", p)
+    net = diehl_cook.build(backend.sim, p, 4, backend.input_synapse(None, 1.0),
+                           cell_types=backend.cell_types)
+    assert net.excitatory.node_collection[0].get("model") == model
+    assert net.inhibitory.node_collection[0].get("model") == model
+    # the same PyNN parameters reach NEST
+    assert net.excitatory.node_collection[0].get("C_m") == pytest.approx(
+        p.excitatory.tau_m * p.network.unit_conductance)
+    backend.end()
+
+
+def test_training_can_leave_theta_to_the_cells(tmp_path):
+    from spiking_mnist.runners.train import train
+    base = ["network.n_excitatory=10", "simulation.threads=1", "training.examples=20",
+            "theta.tau=1e12"]   # no decay: theta rises by whole spikes
+    runs = {}
+    for kept in ("cells", "host"):
+        p = load_parameters("diehl_cook", None, [*base, f"theta.kept={kept}"])
+        runs[kept] = train(tmp_path / kept, p, progress=False)
+    rise = (runs["cells"].theta - p.theta.initial) / p.theta.plus
+    assert rise.sum() > 20
+    np.testing.assert_allclose(rise, np.round(rise), atol=1e-4)
+    # within a showing the cells' thresholds rise at each spike, the host's after it
+    assert not np.array_equal(runs["cells"].theta, runs["host"].theta)
+
+
+@pytest.mark.parametrize("setting", ["simulation.cell_integration=adaptive",
+                                     "network.synapses=current"])
+def test_theta_in_the_cells_needs_the_fixed_step_conductance_cell(setting):
+    from spiking_mnist.models import diehl_cook
+    from spiking_mnist.models.parameters import ConfigError
+    p = load_parameters("diehl_cook", None, ["theta.kept=cells", setting])
+    with pytest.raises(ConfigError, match="theta.kept=host"):
+        diehl_cook.validate(p)
