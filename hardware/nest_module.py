@@ -10,6 +10,7 @@ of the ``boost-headers`` package, once per NEST version and source version, into
 """
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import os
 import shutil
@@ -54,7 +55,7 @@ def _nest_kernel(nest) -> Path:
 
 def module_file(nest) -> Path:
     """The built module for this NEST and these sources (it may not exist yet)."""
-    digest = hashlib.sha256()
+    digest = hashlib.sha256(Path(__file__).read_bytes())   # how it is built
     for name in _SOURCES + _HEADERS:
         digest.update((_source_dir() / name).read_bytes())
     digest.update(str(_nest_kernel(nest).stat().st_size).encode())
@@ -63,7 +64,6 @@ def module_file(nest) -> Path:
 
 def _compile_command(nest, out: Path) -> list[str]:
     kernel = _nest_kernel(nest)
-    nest_dir = kernel.parent
     try:
         import boost_headers
     except ImportError:
@@ -74,10 +74,9 @@ def _compile_command(nest, out: Path) -> list[str]:
     source = _source_dir()
     return [os.environ.get("CXX", "g++"), "-O2", "-std=c++20", "-fPIC", "-shared",
             f"-D_GLIBCXX_USE_CXX11_ABI={0 if old_abi else 1}",
-            f"-I{nest_dir / 'include' / 'nest'}", f"-I{boost_headers.get_include()}",
+            f"-I{kernel.parent / 'include' / 'nest'}", f"-I{boost_headers.get_include()}",
             f"-I{source / 'include'}",
-            *[str(source / s) for s in _SOURCES],
-            "-o", str(out), f"-L{nest_dir}", f"-l:{kernel.name}", f"-Wl,-rpath,{nest_dir}"]
+            *[str(source / s) for s in _SOURCES], "-o", str(out)]
 
 
 def build(nest) -> Path:
@@ -103,9 +102,15 @@ def build(nest) -> Path:
 
 
 def install(nest) -> None:
-    """Make :data:`MODELS` available in the current NEST kernel (after every reset)."""
+    """Make :data:`MODELS` available in the current NEST kernel (after every reset).
+
+    The module is not linked to a NEST library file (that would load a second kernel when
+    another environment's NEST is the one running): its NEST symbols are found in the
+    running kernel, which is made visible to it first.
+    """
     if MODELS[0] not in nest.node_models:
         path = build(nest)
+        ctypes.CDLL(str(_nest_kernel(nest)), mode=os.RTLD_NOLOAD | ctypes.RTLD_GLOBAL)
         verbosity = nest.verbosity
         nest.verbosity = nest.VerbosityLevel.WARNING  # no "[INFO] loaded module" line
         try:
