@@ -107,9 +107,11 @@ class NestBackend:
                            rng_seed=seed, spike_precision="on_grid")
         #: PyNN standard cell type name -> the class that runs it here (see diehl_cook.build)
         self.cell_types = {}
+        self._kernel_weights = None
         if cell_integration == "fixed_step":
             nest_module.install(self._nest)
             self.cell_types["IF_cond_exp"] = fixed_step_cell_type(self.sim)
+            self._kernel_weights = nest_module.KernelWeights(self._nest)
         self.timestep = timestep
         self._generators = None
         self._t = 0.0
@@ -117,6 +119,7 @@ class NestBackend:
         self._first_counted = 0
         self._columns: list = []
         self._rows: list[np.ndarray] = []
+        self._ids: list[np.ndarray] = []
         self._n_inputs = 0
         self._native_per_unit = 1.0
         self._populations: dict = {}
@@ -140,6 +143,7 @@ class NestBackend:
 
     def attach(self, network, stdp) -> None:
         """Wire the backend's bookkeeping to a built network (once, before the first run)."""
+        from nest import nestkernel_api
         nest = self._nest
         exc = network.excitatory.node_collection
         if stdp is not None:
@@ -152,8 +156,11 @@ class NestBackend:
         self._n_inputs = len(sources)
         first_source = sources[0].global_id
         self._columns = [nest.GetConnections(sources, exc[j]) for j in range(len(exc))]
-        self._rows = [np.asarray(_connection_values(c, "source"), dtype=np.int64) - first_source
-                      for c in self._columns]
+        self._ids = [np.array([[status[key] for key in nest_module.KernelWeights.ID_KEYS]
+                               for status in nestkernel_api.llapi_get_connection_status(
+                                   c._datum)], dtype=np.int64).reshape(-1, 5)
+                     for c in self._columns]
+        self._rows = [ids[:, 0] - first_source for ids in self._ids]
         self._excitatory = network.excitatory
         self._populations = {"excitatory": exc, "inhibitory": network.inhibitory.node_collection}
         # PyNN connects spike generators to their parrot neurons at the first run
@@ -165,14 +172,27 @@ class NestBackend:
         """Input -> excitatory weights (dimensionless), shape (n_inputs, len(columns))."""
         columns = range(len(self._columns)) if columns is None else columns
         out = np.zeros((self._n_inputs, len(columns)))
+        if self._kernel_weights is not None and len(columns):
+            values = np.split(self._kernel_weights.get(np.concatenate(
+                [self._ids[j] for j in columns])), np.cumsum([len(self._ids[j])
+                                                             for j in columns])[:-1])
+        else:
+            values = [_connection_values(self._columns[j], "weight") for j in columns]
         for k, j in enumerate(columns):
-            values = _connection_values(self._columns[j], "weight")
-            out[self._rows[j], k] = values
+            out[self._rows[j], k] = values[k]
         return out / self._native_per_unit
 
     def set_weights(self, weights: np.ndarray, columns=None) -> None:
         """Write dimensionless weights, shape (n_inputs, len(columns))."""
-        self._set_columns("weight", weights * self._native_per_unit, columns)
+        native = weights * self._native_per_unit
+        if self._kernel_weights is None:
+            self._set_columns("weight", native, columns)
+            return
+        columns = range(len(self._columns)) if columns is None else columns
+        if len(columns):
+            self._kernel_weights.set(
+                np.concatenate([self._ids[j] for j in columns]),
+                np.concatenate([native[self._rows[j], k] for k, j in enumerate(columns)]))
 
     def set_delays(self, delays: np.ndarray) -> None:
         """Write input -> excitatory delays (ms), shape (n_inputs, n_excitatory)."""

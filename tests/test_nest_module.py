@@ -135,3 +135,27 @@ def test_theta_in_the_cells_needs_the_fixed_step_conductance_cell(setting):
     p = load_parameters("diehl_cook", None, ["theta.kept=cells", setting])
     with pytest.raises(ConfigError, match="theta.kept=host"):
         diehl_cook.validate(p)
+
+
+def test_kernel_weights_read_and_write_what_pynest_does():
+    from nest import nestkernel_api
+    nest = _nest()
+    nest.ResetKernel()
+    nest_module.install(nest)
+    sources = nest.Create("parrot_neuron", 30)
+    targets = nest.Create("dc_iaf_cond_exp", 4)
+    weights = np.random.default_rng(0).uniform(0, 1, (4, 30))
+    nest.Connect(sources, targets, "all_to_all",
+                 {"synapse_model": "stdp_triplet_synapse", "weight": weights})
+    connections = nest.GetConnections(sources, targets[1:3])
+    statuses = nestkernel_api.llapi_get_connection_status(connections._datum)
+    ids = np.array([[s[k] for k in nest_module.KernelWeights.ID_KEYS] for s in statuses])
+    kernel = nest_module.KernelWeights(nest)
+    np.testing.assert_array_equal(kernel.get(ids), [s["weight"] for s in statuses])
+    kernel.set(ids, np.arange(len(ids), dtype=float))
+    np.testing.assert_array_equal(connections.get("weight"), np.arange(len(ids)))
+    # other connections untouched
+    np.testing.assert_array_equal(nest.GetConnections(sources, targets[0]).get("weight"),
+                                  weights[0])
+    with pytest.raises(BackendError, match="could not be read"):
+        kernel.get(ids + np.array([0, 1000, 0, 0, 0]))
