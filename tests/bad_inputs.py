@@ -224,6 +224,13 @@ CASES = [
     Case("a delay shorter than the time step",
          "train --run-dir TMP/run --set simulation.timestep=1.0 --set exc_to_inh.delay=0.5", 2,
          "shorter than the time step"),
+    Case("theta kept in the cells with NEST's own (adaptive) cell",
+         "train --run-dir TMP/run --set theta.kept=cells --set simulation.cell_integration=adaptive",
+         2, "--set theta.kept=host"),
+    Case("no C++ compiler to build the NEST module",
+         f"train --run-dir TMP/run {TINY_TRAINING}", 3, "cell_integration=adaptive",
+         patches=lambda tmp: [mock.patch.dict("os.environ", {
+             "CXX": "no-such-compiler", "SPIKING_MNIST_NEST_MODULE_DIR": str(tmp / "modules")})]),
     Case("an unknown backend", "train --run-dir TMP/run --backend brian2", 2,
          "invalid choice: 'brian2'"),
     Case("`--backend spinnaker` without sPyNNaker installed",
