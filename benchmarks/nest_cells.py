@@ -1,0 +1,130 @@
+"""NEST's iaf_cond_exp against this project's fixed-step dc_iaf_cond_exp: spikes and cost.
+
+    python benchmarks/nest_cells.py --cells 30 --neurons 100 400 1600
+
+Agreement: ``--cells`` D&C excitatory cells (1 nS units, threshold -52 mV), each driven by its
+own fixed input (784 Poisson trains at the rates of a random sparse image, doubled, through
+random weights summing to 78 nS, and 5 strong inhibitory pulses) for 350 ms, run once with
+each model: spike counts and how many spikes fall on the same time step. Then D&C's
+inhibitory cell driven by 200 single excitatory spikes at D&C's weight (10.4 nS).
+Cost: for each N, 2N cells of each model behind 784 parrot inputs (all-to-all, static
+synapses, the same Poisson input) for 5 s of model time; seconds per 500 ms (one example's
+presentation and rest) at ``--threads`` threads.
+"""
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+
+from spiking_mnist.hardware import nest_module
+from spiking_mnist.hardware.nest import import_pynn_nest
+
+DT = 0.5  # ms
+EXCITATORY = dict(C_m=100.0, g_L=1.0, E_L=-65.0, V_reset=-65.0, V_th=-52.0, t_ref=5.0,
+                  E_ex=0.0, E_in=-100.0, tau_syn_ex=1.0, tau_syn_in=2.0, V_m=-65.0)
+INHIBITORY = dict(C_m=10.0, g_L=1.0, E_L=-60.0, V_reset=-45.0, V_th=-40.0, t_ref=2.0,
+                  E_ex=0.0, E_in=-85.0, tau_syn_ex=1.0, tau_syn_in=2.0, V_m=-60.0)
+MODELS = ("iaf_cond_exp", "dc_iaf_cond_exp")
+
+
+def _kernel(nest, threads: int = 1):
+    nest.ResetKernel()
+    nest.resolution = DT
+    nest.local_num_threads = threads
+    nest_module.install(nest)
+
+
+def _on_grid(times: np.ndarray) -> np.ndarray:
+    return np.unique(np.round(times / DT) * DT)
+
+
+def _recorder_of(nest, cells):
+    recorder = nest.Create("spike_recorder")
+    nest.Connect(cells, recorder)
+    return recorder
+
+
+def excitatory_agreement(nest, model: str, cells: int, seed: int = 3):
+    """(cell index, spike time) of ``cells`` excitatory cells of ``model`` on the fixed input."""
+    _kernel(nest)
+    rng = np.random.default_rng(seed)
+    neurons = nest.Create(model, cells, params=EXCITATORY)
+    for j in range(cells):
+        rates = np.where(rng.random(784) < 0.19, rng.uniform(0, 127.5, 784), 0.0)
+        weights = rng.random(784)
+        weights *= 78.0 / weights.sum()
+        inputs = nest.Create("spike_generator", 784, params=[
+            {"spike_times": _on_grid(rng.uniform(1, 350, rng.poisson(r * 0.35))).tolist()}
+            for r in rates])
+        nest.Connect(inputs, neurons[j], "all_to_all", {"weight": weights[None, :]})
+        pulses = nest.Create("spike_generator",
+                             params={"spike_times": _on_grid(rng.uniform(1, 350, 5))})
+        nest.Connect(pulses, neurons[j], syn_spec={"weight": -17.0})
+    recorder = _recorder_of(nest, neurons)
+    nest.Simulate(360.0)
+    events = recorder.events
+    return events["senders"] - neurons[0].global_id, events["times"]
+
+
+def inhibitory_agreement(nest, model: str) -> np.ndarray:
+    """Spike times of D&C's inhibitory cell given 200 random single excitatory spikes."""
+    _kernel(nest)
+    cell = nest.Create(model, params=INHIBITORY)
+    drive = nest.Create("spike_generator", params={
+        "spike_times": _on_grid(np.random.default_rng(0).uniform(1, 2000, 200))})
+    nest.Connect(drive, cell, syn_spec={"weight": 10.4, "delay": DT})
+    recorder = _recorder_of(nest, cell)
+    nest.Simulate(2100.0)
+    return recorder.events["times"]
+
+
+def seconds_per_example(nest, model: str, n: int, threads: int, seed: int = 1) -> float:
+    """Wall seconds per 500 ms of model time of 2n cells behind 784 Poisson inputs."""
+    _kernel(nest, threads)
+    rng = np.random.default_rng(seed)
+    cells = nest.Create(model, 2 * n, params=EXCITATORY)
+    duration = 5000.0
+    rates = np.where(rng.random(784) < 0.19, rng.uniform(0, 63.75, 784), 0.0)
+    inputs = nest.Create("spike_generator", 784, params=[
+        {"spike_times": _on_grid(rng.uniform(1, duration, rng.poisson(r * duration / 1e3)))}
+        for r in rates])
+    parrots = nest.Create("parrot_neuron", 784)
+    nest.Connect(inputs, parrots, "one_to_one")
+    nest.Connect(parrots, cells, "all_to_all",
+                 {"weight": rng.uniform(0, 0.1, (2 * n, 784)), "delay": 1.0})
+    nest.Simulate(10.0)
+    began = time.perf_counter()
+    nest.Simulate(duration)
+    return (time.perf_counter() - began) / (duration / 500.0)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--cells", type=int, default=30)
+    ap.add_argument("--neurons", type=int, nargs="+", default=[100, 400, 1600])
+    ap.add_argument("--threads", type=int, default=1)
+    args = ap.parse_args()
+    _, nest = import_pynn_nest()
+    (ref_cell, ref_time), (cell, times) = (excitatory_agreement(nest, m, args.cells)
+                                           for m in MODELS)
+    ref_counts = np.bincount(ref_cell, minlength=args.cells)
+    counts = np.bincount(cell, minlength=args.cells)
+    same = sum(int(np.isin(times[cell == j], ref_time[ref_cell == j]).sum())
+               for j in range(args.cells))
+    print(f"excitatory cells: {ref_time.size} spikes (iaf_cond_exp), {times.size} "
+          f"(dc_iaf_cond_exp); same count in {int((counts == ref_counts).sum())} of "
+          f"{args.cells} cells; {same} spikes ({same / max(ref_time.size, 1):.1%}) on the same "
+          "time step")
+    ref_inh, inh = (inhibitory_agreement(nest, m) for m in MODELS)
+    print(f"inhibitory cell: {ref_inh.size} and {inh.size} spikes, "
+          f"{int(np.isin(inh, ref_inh).sum())} on the same time step")
+    print("N | " + " | ".join(f"{m} s per example" for m in MODELS))
+    for n in args.neurons:
+        costs = [seconds_per_example(nest, m, n, args.threads) for m in MODELS]
+        print(f"{n} | " + " | ".join(f"{c:.4f}" for c in costs))
+
+
+if __name__ == "__main__":
+    main()
