@@ -1,6 +1,8 @@
-"""NEST's iaf_cond_exp against this project's fixed-step dc_iaf_cond_exp: spikes and cost.
+"""What the NEST profile's choices cost: NEST's iaf_cond_exp against this project's fixed-step
+dc_iaf_cond_exp (spikes and seconds), and reading input weights through PyNEST against the
+module's kernel functions.
 
-    python benchmarks/nest_cells.py --cells 30 --neurons 100 400 1600
+    python benchmarks/nest_costs.py --cells 30 --neurons 100 400 1600
 
 Agreement: ``--cells`` D&C excitatory cells (1 nS units, threshold -52 mV), each driven by its
 own fixed input (784 Poisson trains at the rates of a random sparse image, doubled, through
@@ -10,6 +12,8 @@ inhibitory cell driven by 200 single excitatory spikes at D&C's weight (10.4 nS)
 Cost: for each N, 2N cells of each model behind 784 parrot inputs (all-to-all, static
 synapses, the same Poisson input) for 5 s of model time; seconds per 500 ms (one example's
 presentation and rest) at ``--threads`` threads.
+Weights: the input weights of ``--columns`` excitatory neurons of an N=400 D&C network (784
+STDP synapses each) read both ways; microseconds per connection.
 """
 from __future__ import annotations
 
@@ -100,11 +104,37 @@ def seconds_per_example(nest, model: str, n: int, threads: int, seed: int = 1) -
     return (time.perf_counter() - began) / (duration / 500.0)
 
 
+def weight_read_microseconds(columns: int) -> dict[str, float]:
+    """Microseconds per connection to read ``columns`` columns of an N=400 network's input
+    weights through PyNEST's connection status and through the module."""
+    from spiking_mnist.hardware import nest as nest_profile
+    from spiking_mnist.models import diehl_cook
+    from spiking_mnist.models.parameters import load_parameters
+    from spiking_mnist.runners.session import open_network
+    params = load_parameters("diehl_cook", None, ["network.n_excitatory=400",
+                                                  "simulation.threads=1"])
+    rng = np.random.default_rng(0)
+    backend, _ = open_network(params, "nest", rng.uniform(0, 0.3, (784, 400)),
+                              diehl_cook.input_delays(params, 784, rng), np.full(400, 20.0),
+                              plastic=True)
+    chosen = np.linspace(0, 399, columns).astype(int)
+    began = time.perf_counter()
+    backend.get_weights(chosen)
+    kernel = time.perf_counter() - began
+    began = time.perf_counter()
+    for j in chosen:
+        nest_profile._connection_values(backend._columns[j], "weight")
+    pynest = time.perf_counter() - began
+    backend.end()
+    return {"PyNEST": 1e6 * pynest / (784 * columns), "module": 1e6 * kernel / (784 * columns)}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--cells", type=int, default=30)
     ap.add_argument("--neurons", type=int, nargs="+", default=[100, 400, 1600])
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--columns", type=int, default=50)
     args = ap.parse_args()
     _, nest = import_pynn_nest()
     (ref_cell, ref_time), (cell, times) = (excitatory_agreement(nest, m, args.cells)
@@ -124,6 +154,9 @@ def main() -> None:
     for n in args.neurons:
         costs = [seconds_per_example(nest, m, n, args.threads) for m in MODELS]
         print(f"{n} | " + " | ".join(f"{c:.4f}" for c in costs))
+    read = weight_read_microseconds(args.columns)
+    print("reading input weights, us per connection: "
+          + ", ".join(f"{k} {v:.2f}" for k, v in read.items()))
 
 
 if __name__ == "__main__":
