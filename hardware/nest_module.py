@@ -160,5 +160,5 @@ class KernelWeights:
     @staticmethod
     def _check(failed: int, ids: np.ndarray, done: str) -> None:
         if failed:
-            raise BackendError(f"NEST connection {dict(zip(KernelWeights.ID_KEYS, ids[failed - 1].tolist()))}"
-                               f" could not be {done}")
+            named = dict(zip(KernelWeights.ID_KEYS, ids[failed - 1].tolist()))
+            raise BackendError(f"NEST connection {named} could not be {done}")
