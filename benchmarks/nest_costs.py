@@ -25,7 +25,6 @@ import numpy as np
 from spiking_mnist.hardware import nest_module
 from spiking_mnist.hardware.nest import import_pynn_nest
 
-DT = 0.5  # ms
 EXCITATORY = dict(C_m=100.0, g_L=1.0, E_L=-65.0, V_reset=-65.0, V_th=-52.0, t_ref=5.0,
                   E_ex=0.0, E_in=-100.0, tau_syn_ex=1.0, tau_syn_in=2.0, V_m=-65.0)
 INHIBITORY = dict(C_m=10.0, g_L=1.0, E_L=-60.0, V_reset=-45.0, V_th=-40.0, t_ref=2.0,
@@ -33,15 +32,15 @@ INHIBITORY = dict(C_m=10.0, g_L=1.0, E_L=-60.0, V_reset=-45.0, V_th=-40.0, t_ref
 MODELS = ("iaf_cond_exp", "dc_iaf_cond_exp")
 
 
-def _kernel(nest, threads: int = 1):
+def _kernel(nest, dt: float, threads: int = 1):
     nest.ResetKernel()
-    nest.resolution = DT
+    nest.resolution = dt
     nest.local_num_threads = threads
     nest_module.install(nest)
 
 
-def _on_grid(times: np.ndarray) -> np.ndarray:
-    return np.unique(np.round(times / DT) * DT)
+def _on_grid(times: np.ndarray, dt: float) -> np.ndarray:
+    return np.unique(np.round(times / dt) * dt)
 
 
 def _recorder_of(nest, cells):
@@ -50,9 +49,9 @@ def _recorder_of(nest, cells):
     return recorder
 
 
-def excitatory_agreement(nest, model: str, cells: int, seed: int = 3):
+def excitatory_agreement(nest, model: str, cells: int, dt: float, seed: int = 3):
     """(cell index, spike time) of ``cells`` excitatory cells of ``model`` on the fixed input."""
-    _kernel(nest)
+    _kernel(nest, dt)
     rng = np.random.default_rng(seed)
     neurons = nest.Create(model, cells, params=EXCITATORY)
     for j in range(cells):
@@ -60,11 +59,11 @@ def excitatory_agreement(nest, model: str, cells: int, seed: int = 3):
         weights = rng.random(784)
         weights *= 78.0 / weights.sum()
         inputs = nest.Create("spike_generator", 784, params=[
-            {"spike_times": _on_grid(rng.uniform(1, 350, rng.poisson(r * 0.35))).tolist()}
+            {"spike_times": _on_grid(rng.uniform(1, 350, rng.poisson(r * 0.35)), dt).tolist()}
             for r in rates])
         nest.Connect(inputs, neurons[j], "all_to_all", {"weight": weights[None, :]})
         pulses = nest.Create("spike_generator",
-                             params={"spike_times": _on_grid(rng.uniform(1, 350, 5))})
+                             params={"spike_times": _on_grid(rng.uniform(1, 350, 5), dt)})
         nest.Connect(pulses, neurons[j], syn_spec={"weight": -17.0})
     recorder = _recorder_of(nest, neurons)
     nest.Simulate(360.0)
@@ -72,27 +71,28 @@ def excitatory_agreement(nest, model: str, cells: int, seed: int = 3):
     return events["senders"] - neurons[0].global_id, events["times"]
 
 
-def inhibitory_agreement(nest, model: str) -> np.ndarray:
+def inhibitory_agreement(nest, model: str, dt: float) -> np.ndarray:
     """Spike times of D&C's inhibitory cell given 200 random single excitatory spikes."""
-    _kernel(nest)
+    _kernel(nest, dt)
     cell = nest.Create(model, params=INHIBITORY)
     drive = nest.Create("spike_generator", params={
-        "spike_times": _on_grid(np.random.default_rng(0).uniform(1, 2000, 200))})
-    nest.Connect(drive, cell, syn_spec={"weight": 10.4, "delay": DT})
+        "spike_times": _on_grid(np.random.default_rng(0).uniform(1, 2000, 200), dt)})
+    nest.Connect(drive, cell, syn_spec={"weight": 10.4, "delay": dt})
     recorder = _recorder_of(nest, cell)
     nest.Simulate(2100.0)
     return recorder.events["times"]
 
 
-def seconds_per_example(nest, model: str, n: int, threads: int, seed: int = 1) -> float:
+def seconds_per_example(nest, model: str, n: int, threads: int, dt: float,
+                        seed: int = 1) -> float:
     """Wall seconds per 500 ms of model time of 2n cells behind 784 Poisson inputs."""
-    _kernel(nest, threads)
+    _kernel(nest, dt, threads)
     rng = np.random.default_rng(seed)
     cells = nest.Create(model, 2 * n, params=EXCITATORY)
     duration = 5000.0
     rates = np.where(rng.random(784) < 0.19, rng.uniform(0, 63.75, 784), 0.0)
     inputs = nest.Create("spike_generator", 784, params=[
-        {"spike_times": _on_grid(rng.uniform(1, duration, rng.poisson(r * duration / 1e3)))}
+        {"spike_times": _on_grid(rng.uniform(1, duration, rng.poisson(r * duration / 1e3)), dt)}
         for r in rates])
     parrots = nest.Create("parrot_neuron", 784)
     nest.Connect(inputs, parrots, "one_to_one")
@@ -135,9 +135,10 @@ def main() -> None:
     ap.add_argument("--neurons", type=int, nargs="+", default=[100, 400, 1600])
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--columns", type=int, default=50)
+    ap.add_argument("--timestep", type=float, default=0.5, help="ms (the SpiNNaker variant: 1)")
     args = ap.parse_args()
     _, nest = import_pynn_nest()
-    (ref_cell, ref_time), (cell, times) = (excitatory_agreement(nest, m, args.cells)
+    (ref_cell, ref_time), (cell, times) = (excitatory_agreement(nest, m, args.cells, args.timestep)
                                            for m in MODELS)
     ref_counts = np.bincount(ref_cell, minlength=args.cells)
     counts = np.bincount(cell, minlength=args.cells)
@@ -147,12 +148,12 @@ def main() -> None:
           f"(dc_iaf_cond_exp); same count in {int((counts == ref_counts).sum())} of "
           f"{args.cells} cells; {same} spikes ({same / max(ref_time.size, 1):.1%}) on the same "
           "time step")
-    ref_inh, inh = (inhibitory_agreement(nest, m) for m in MODELS)
+    ref_inh, inh = (inhibitory_agreement(nest, m, args.timestep) for m in MODELS)
     print(f"inhibitory cell: {ref_inh.size} and {inh.size} spikes, "
           f"{int(np.isin(inh, ref_inh).sum())} on the same time step")
     print("N | " + " | ".join(f"{m} s per example" for m in MODELS))
     for n in args.neurons:
-        costs = [seconds_per_example(nest, m, n, args.threads) for m in MODELS]
+        costs = [seconds_per_example(nest, m, n, args.threads, args.timestep) for m in MODELS]
         print(f"{n} | " + " | ".join(f"{c:.4f}" for c in costs))
     read = weight_read_microseconds(args.columns)
     print("reading input weights, us per connection: "
