@@ -9,7 +9,8 @@ excitatory neuron          PyNN ``IF_cond_exp`` as ``dc_iaf_cond_exp`` (this pro
                            module: ``iaf_cond_exp``'s equations with a fixed step, see
                            :mod:`.nest_module`) or, with ``simulation.cell_integration =
                            adaptive``, NEST's ``iaf_cond_exp``; homeostatic theta on the
-                           host, written into ``V_th`` after each showing
+                           host, written into ``V_th`` after each run, or (``theta.kept =
+                           cells``) raised by each fixed-step cell at each of its spikes
 inhibitory neuron          the same as the excitatory neuron
 input spike source         PyNN ``SpikeSourceArray`` (``spike_generator`` + ``parrot_neuron``)
 input -> excitatory STDP   NEST ``stdp_triplet_synapse`` with only the pair depression
