@@ -99,3 +99,16 @@ def test_resume_of_a_finished_run_asks_for_more_examples(tmp_path, uninterrupted
     assert "larger total" in capsys.readouterr().err
     assert main(["train", "--resume", str(run), "--examples", "3", "--quiet"]) == 0
     assert examples_seen(run) == 3
+
+
+def test_theta_kept_in_the_cells_resumes_exactly(tmp_path):
+    cells = ["--set", "theta.kept=cells"]
+    whole, part = tmp_path / "whole", tmp_path / "part"
+    assert main(["train", "--run-dir", str(whole), *RUN, *cells]) == 0
+    first_20 = ["20" if a == "30" else a for a in RUN]
+    assert main(["train", "--run-dir", str(part), *first_20, *cells]) == 0
+    assert main(["train", "--resume", str(part), "--examples", "30", "--quiet"]) == 0
+    weights, theta, spikes, seen = state(part)
+    expected = state(whole)
+    assert seen == expected[3] == 30 and spikes == expected[2]
+    assert np.array_equal(weights, expected[0]) and np.array_equal(theta, expected[1])
