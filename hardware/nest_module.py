@@ -134,11 +134,10 @@ class KernelWeights:
     def __init__(self, nest):
         self._lib = ctypes.CDLL(str(build(nest)))   # install() loaded it: the same copy
         ids = [np.ctypeslib.ndpointer(np.int64, flags="C_CONTIGUOUS")] * 5
-        for name, values in (("get", np.float64), ("set", np.float64)):
-            function = getattr(self._lib, f"spiking_mnist_{name}_weights")
+        weights = np.ctypeslib.ndpointer(np.float64, flags="C_CONTIGUOUS")
+        for function in (self._lib.spiking_mnist_get_weights, self._lib.spiking_mnist_set_weights):
             function.restype = ctypes.c_long
-            function.argtypes = [ctypes.c_long, *ids,
-                                 np.ctypeslib.ndpointer(values, flags="C_CONTIGUOUS")]
+            function.argtypes = [ctypes.c_long, *ids, weights]
 
     def get(self, ids: np.ndarray) -> np.ndarray:
         """Weights (NEST units) of the connections ``ids`` (n, 5)."""
