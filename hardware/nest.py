@@ -91,6 +91,19 @@ def import_pynn_nest():
     return sim, nest
 
 
+def _install_for_weights(nest) -> bool:
+    """Install the NEST module only for its weight access (NEST's own cells run); without a
+    compiler, weights go through PyNEST, ~300x slower for D&C's input synapses."""
+    try:
+        nest_module.install(nest)
+        return True
+    except BackendError as err:
+        logging.getLogger(__name__).warning(
+            "%s\nWeights are read through PyNEST instead (~5 us per connection): set "
+            "normalisation.full_every=500 to rescale all columns less often", err)
+        return False
+
+
 def fixed_step_cell_type(sim):
     """PyNN's ``IF_cond_exp`` (same parameters and translations) run as ``dc_iaf_cond_exp``,
     which must be installed (:func:`nest_module.install`)."""
@@ -115,11 +128,13 @@ class NestBackend:
                            rng_seed=seed, spike_precision="on_grid")
         #: PyNN standard cell type name -> the class that runs it here (see diehl_cook.build)
         self.cell_types = {}
-        self._kernel_weights = None
         if cell_integration == "fixed_step":
             nest_module.install(self._nest)
             self.cell_types["IF_cond_exp"] = fixed_step_cell_type(self.sim)
-            self._kernel_weights = nest_module.KernelWeights(self._nest)
+            self._module_installed = True
+        else:
+            self._module_installed = _install_for_weights(self._nest)
+        self._kernel_weights = None
         self.timestep = timestep
         self._generators = None
         self._t = 0.0
@@ -127,7 +142,11 @@ class NestBackend:
         self._first_counted = 0
         self._columns: list = []
         self._rows: list[np.ndarray] = []
-        self._ids: list[np.ndarray] = []
+        # the module's list of all input connections is in the kernel's memory order (reading
+        # column by column would miss the cache at every connection: 3x slower); for each
+        # entry its input (row) and column, and for each column where its entries are
+        self._kernel_rows = self._kernel_columns = np.zeros(0, dtype=np.int64)
+        self._kernel_entries: list[np.ndarray] = []
         self._n_inputs = 0
         self._native_per_unit = 1.0
         self._populations: dict = {}
@@ -164,11 +183,18 @@ class NestBackend:
         self._n_inputs = len(sources)
         first_source = sources[0].global_id
         self._columns = [nest.GetConnections(sources, exc[j]) for j in range(len(exc))]
-        self._ids = [np.array([[status[key] for key in nest_module.KernelWeights.ID_KEYS]
-                               for status in nestkernel_api.llapi_get_connection_status(
-                                   c._datum)], dtype=np.int64).reshape(-1, 5)
-                     for c in self._columns]
-        self._rows = [ids[:, 0] - first_source for ids in self._ids]
+        ids = [np.array([[status[key] for key in nest_module.KernelWeights.ID_KEYS]
+                         for status in nestkernel_api.llapi_get_connection_status(c._datum)],
+                        dtype=np.int64).reshape(-1, 5) for c in self._columns]
+        self._rows = [column[:, 0] - first_source for column in ids]
+        if self._module_installed:
+            flat = np.concatenate(ids)
+            order = np.lexsort((flat[:, 4], flat[:, 3], flat[:, 2]))   # thread, type, port
+            self._kernel_weights = nest_module.KernelWeights(nest, flat[order])
+            self._kernel_rows = np.concatenate(self._rows)[order]
+            self._kernel_columns = np.repeat(np.arange(len(ids)), [len(c) for c in ids])[order]
+            self._kernel_entries = np.split(np.argsort(self._kernel_columns, kind="stable"),
+                                            np.cumsum([len(c) for c in ids])[:-1])
         self._excitatory = network.excitatory
         self._populations = {"excitatory": exc, "inhibitory": network.inhibitory.node_collection}
         # PyNN connects spike generators to their parrot neurons at the first run
@@ -178,17 +204,16 @@ class NestBackend:
     # -- weights --------------------------------------------------------------------------
     def get_weights(self, columns=None) -> np.ndarray:
         """Input -> excitatory weights (dimensionless), shape (n_inputs, len(columns))."""
-        columns = range(len(self._columns)) if columns is None else columns
-        out = np.zeros((self._n_inputs, len(columns)))
-        if self._kernel_weights is not None and len(columns):
-            values = np.split(self._kernel_weights.get(np.concatenate(
-                [self._ids[j] for j in columns])), np.cumsum([len(self._ids[j])
-                                                             for j in columns])[:-1])
-        else:
-            values = [_connection_values(self._columns[j], "weight") for j in columns]
-        for k, j in enumerate(columns):
-            out[self._rows[j], k] = values[k]
-        return out / self._native_per_unit
+        if self._kernel_weights is None:
+            columns = range(len(self._columns)) if columns is None else columns
+            out = np.zeros((self._n_inputs, len(columns)))
+            for k, j in enumerate(columns):
+                out[self._rows[j], k] = _connection_values(self._columns[j], "weight")
+            return out / self._native_per_unit
+        index, rows, position = self._kernel_entries_of(columns)
+        out = np.zeros((self._n_inputs, len(self._columns) if columns is None else len(columns)))
+        out[rows, position] = self._kernel_weights.get(index) / self._native_per_unit
+        return out
 
     def set_weights(self, weights: np.ndarray, columns=None) -> None:
         """Write dimensionless weights, shape (n_inputs, len(columns))."""
@@ -196,11 +221,18 @@ class NestBackend:
         if self._kernel_weights is None:
             self._set_columns("weight", native, columns)
             return
-        columns = range(len(self._columns)) if columns is None else columns
-        if len(columns):
-            self._kernel_weights.set(
-                np.concatenate([self._ids[j] for j in columns]),
-                np.concatenate([native[self._rows[j], k] for k, j in enumerate(columns)]))
+        index, rows, position = self._kernel_entries_of(columns)
+        self._kernel_weights.set(native[rows, position], index)
+
+    def _kernel_entries_of(self, columns) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
+        """The module's entries for the input connections of ``columns`` (None: all), with
+        the input (row) of each and its index in ``columns``."""
+        if columns is None:
+            return None, self._kernel_rows, self._kernel_columns
+        entries = [self._kernel_entries[j] for j in columns]
+        index = np.concatenate(entries) if entries else np.zeros(0, dtype=np.int64)
+        return index, self._kernel_rows[index], np.repeat(np.arange(len(entries)),
+                                                          [len(e) for e in entries])
 
     def set_delays(self, delays: np.ndarray) -> None:
         """Write input -> excitatory delays (ms), shape (n_inputs, n_excitatory)."""

@@ -137,25 +137,39 @@ def test_theta_in_the_cells_needs_the_fixed_step_conductance_cell(setting):
         diehl_cook.validate(p)
 
 
-def test_kernel_weights_read_and_write_what_pynest_does():
+@pytest.mark.parametrize("synapse_model", [
+    "stdp_triplet_synapse", "stdp_triplet_synapse_lbl",   # in place (PyNN uses _lbl)
+    "static_synapse"])                                      # through status dictionaries
+def test_kernel_weights_read_and_write_what_pynest_does(synapse_model):
     from nest import nestkernel_api
     nest = _nest()
     nest.ResetKernel()
+    nest.local_num_threads = 2
     nest_module.install(nest)
     sources = nest.Create("parrot_neuron", 30)
     targets = nest.Create("dc_iaf_cond_exp", 4)
     weights = np.random.default_rng(0).uniform(0, 1, (4, 30))
     nest.Connect(sources, targets, "all_to_all",
-                 {"synapse_model": "stdp_triplet_synapse", "weight": weights})
+                 {"synapse_model": synapse_model, "weight": weights})
     connections = nest.GetConnections(sources, targets[1:3])
     statuses = nestkernel_api.llapi_get_connection_status(connections._datum)
     ids = np.array([[s[k] for k in nest_module.KernelWeights.ID_KEYS] for s in statuses])
-    kernel = nest_module.KernelWeights(nest)
-    np.testing.assert_array_equal(kernel.get(ids), [s["weight"] for s in statuses])
-    kernel.set(ids, np.arange(len(ids), dtype=float))
+    assert set(ids[:, 2]) == {0, 1}   # connections on both threads
+    kernel = nest_module.KernelWeights(nest, ids)
+    np.testing.assert_array_equal(kernel.get(), [s["weight"] for s in statuses])
+    np.testing.assert_array_equal(kernel.get(np.array([5, 2])),
+                                  [statuses[5]["weight"], statuses[2]["weight"]])
+    kernel.set(np.arange(len(ids), dtype=float))
     np.testing.assert_array_equal(connections.get("weight"), np.arange(len(ids)))
+    kernel.set(np.array([-1.0, -2.0]), np.array([7, 3]))
+    expected = np.arange(len(ids), dtype=float)
+    expected[[7, 3]] = [-1.0, -2.0]
+    np.testing.assert_array_equal(connections.get("weight"), expected)
     # other connections untouched
     np.testing.assert_array_equal(nest.GetConnections(sources, targets[0]).get("weight"),
                                   weights[0])
+    # a connection named with the wrong target is refused, not another one read
     with pytest.raises(BackendError, match="could not be read"):
-        kernel.get(ids + np.array([0, 1000, 0, 0, 0]))
+        nest_module.KernelWeights(nest, ids + np.array([0, 1000, 0, 0, 0])).get()
+    with pytest.raises(BackendError, match="could not be read"):
+        nest_module.KernelWeights(nest, ids[:, [0, 1, 2, 3, 4]] + [0, 0, 0, 0, 10**6]).get()

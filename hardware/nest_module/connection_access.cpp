@@ -1,14 +1,129 @@
 /*
  * Many synapse weights read or written in one call from Python (through ctypes), each
  * connection named by the five numbers NEST gives it: source and target node IDs, target
- * thread, synapse model ID and port. PyNEST builds a Python dictionary of every parameter
- * per connection, which costs ~10 us each; these functions go straight to the kernel.
+ * thread, synapse model ID and port (the connection's index in its connector).
+ *
+ * NEST offers one route to a weight: a status dictionary of every parameter of the
+ * connection (~1 us; PyNEST adds a Python dictionary, ~5 us). For the input synapses of the
+ * D&C network (``stdp_triplet_synapse`` and copies of it) these functions read and write
+ * the weight in place (~10 ns), reaching the kernel's connector table, the connector's
+ * connections and the synapse's weight, which NEST keeps private, through explicit template
+ * instantiation (which C++ allows to name private members, [temp.spec.general]/6). Other
+ * synapse types take the dictionary route. The layout comes from the installed NEST's
+ * headers; the module is rebuilt for every NEST version.
  *
  * Each returns 0, or 1 + the index of the connection that failed.
  */
+#include <typeinfo>
+#include <vector>
+
+#include "connector_base.h"
 #include "dictionary.h"
 #include "kernel_manager.h"
 #include "nest_names.h"
+#include "stdp_triplet_synapse.h"
+#include "target_identifier.h"
+
+#include "connection_label.h"  // after the headers it uses but does not include
+
+namespace
+{
+using Triplet = nest::stdp_triplet_synapse< nest::TargetIdentifierPtrRport >;
+using LabelledTriplet = nest::ConnectionLabel< Triplet >;  // PyNN connects with "_lbl" models
+
+// member(Tag{}) returns the member pointer named in the instantiation of Expose below
+template < typename Tag, typename Tag::type Member >
+struct Expose
+{
+  friend typename Tag::type
+  member( Tag )
+  {
+    return Member;
+  }
+};
+
+struct ConnectorTable
+{
+  using type = std::vector< std::vector< nest::ConnectorBase* > > nest::ConnectionManager::*;
+  friend type member( ConnectorTable );
+};
+struct TripletConnections
+{
+  using ConnectionT = Triplet;
+  using type = BlockVector< Triplet > nest::Connector< Triplet >::*;
+  friend type member( TripletConnections );
+};
+struct LabelledTripletConnections
+{
+  using ConnectionT = LabelledTriplet;
+  using type = BlockVector< LabelledTriplet > nest::Connector< LabelledTriplet >::*;
+  friend type member( LabelledTripletConnections );
+};
+struct WeightOf
+{
+  using type = double Triplet::*;
+  friend type member( WeightOf );
+};
+template struct Expose< ConnectorTable, &nest::ConnectionManager::connections_ >;
+template struct Expose< TripletConnections, &nest::Connector< Triplet >::C_ >;
+template struct Expose< LabelledTripletConnections, &nest::Connector< LabelledTriplet >::C_ >;
+template struct Expose< WeightOf, &Triplet::weight_ >;
+
+/* The connector of synapse type ``synapse`` on ``thread`` if it has a connection ``port``
+ * onto ``target``, else nullptr. (NEST's own status functions do not check the port.) */
+nest::ConnectorBase*
+connector_of( long target, long thread, long synapse, long port )
+{
+  auto& table = nest::kernel().connection_manager.*member( ConnectorTable {} );
+  if ( thread < 0 or static_cast< size_t >( thread ) >= table.size() or synapse < 0
+    or static_cast< size_t >( synapse ) >= table[ thread ].size() )
+  {
+    return nullptr;
+  }
+  nest::ConnectorBase* connector = table[ thread ][ synapse ];
+  if ( connector == nullptr or port < 0 or static_cast< size_t >( port ) >= connector->size()
+    or static_cast< long >( connector->get_target_node_id( thread, port ) ) != target )
+  {
+    return nullptr;
+  }
+  return connector;
+}
+
+/* The weight of connection ``port`` of ``connector``, which holds the synapses of ``Tag``. */
+template < typename Tag >
+double*
+weight_at( nest::ConnectorBase* connector, long port )
+{
+  auto& connections =
+    static_cast< nest::Connector< typename Tag::ConnectionT >* >( connector )->*member( Tag {} );
+  return &( connections[ port ].*member( WeightOf {} ) );
+}
+
+double*
+no_weight( nest::ConnectorBase*, long )
+{
+  return nullptr;
+}
+
+/* How to reach a weight of ``connector`` in place: a function that returns its address,
+ * or nullptr if the synapse type is not a (labelled) triplet STDP synapse, whose weight the
+ * caller reads through NEST's status dictionaries instead. */
+using WeightAccess = double* (*) ( nest::ConnectorBase*, long );
+
+WeightAccess
+weight_access( nest::ConnectorBase* connector )
+{
+  if ( typeid( *connector ) == typeid( nest::Connector< LabelledTriplet > ) )
+  {
+    return weight_at< LabelledTripletConnections >;
+  }
+  if ( typeid( *connector ) == typeid( nest::Connector< Triplet > ) )
+  {
+    return weight_at< TripletConnections >;
+  }
+  return no_weight;
+}
+} // namespace
 
 extern "C" long
 spiking_mnist_get_weights( long n,
@@ -19,10 +134,27 @@ spiking_mnist_get_weights( long n,
   const long* port,
   double* weights )
 {
+  nest::ConnectorBase* known = nullptr;
+  WeightAccess access = no_weight;
   for ( long i = 0; i < n; ++i )
   {
     try
     {
+      nest::ConnectorBase* connector = connector_of( target[ i ], thread[ i ], synapse[ i ], port[ i ] );
+      if ( connector == nullptr )
+      {
+        return i + 1;
+      }
+      if ( connector != known )  // connections come grouped by connector
+      {
+        known = connector;
+        access = weight_access( connector );
+      }
+      if ( const double* weight = access( connector, port[ i ] ) )
+      {
+        weights[ i ] = *weight;
+        continue;
+      }
       const Dictionary status = nest::kernel().connection_manager.get_synapse_status(
         source[ i ], target[ i ], thread[ i ], synapse[ i ], port[ i ] );
       weights[ i ] = status.get< double >( nest::names::weight );
@@ -44,10 +176,27 @@ spiking_mnist_set_weights( long n,
   const long* port,
   const double* weights )
 {
+  nest::ConnectorBase* known = nullptr;
+  WeightAccess access = no_weight;
   for ( long i = 0; i < n; ++i )
   {
     try
     {
+      nest::ConnectorBase* connector = connector_of( target[ i ], thread[ i ], synapse[ i ], port[ i ] );
+      if ( connector == nullptr )
+      {
+        return i + 1;
+      }
+      if ( connector != known )  // connections come grouped by connector
+      {
+        known = connector;
+        access = weight_access( connector );
+      }
+      if ( double* weight = access( connector, port[ i ] ) )
+      {
+        *weight = weights[ i ];
+        continue;
+      }
       Dictionary status;
       status[ nest::names::weight ] = weights[ i ];
       nest::kernel().connection_manager.set_synapse_status(
