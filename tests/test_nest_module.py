@@ -112,6 +112,39 @@ def test_the_nest_profile_runs_the_chosen_cell(integration, model):
     backend.end()
 
 
+def _weights_round_trip(p):
+    """Write and read back the input weights of a 3-neuron network: all columns and some."""
+    from spiking_mnist.models import diehl_cook
+    backend = open_backend("nest", p)
+    net = diehl_cook.build(backend.sim, p, 4, backend.input_synapse(p.stdp, 1.0),
+                           cell_types=backend.cell_types)
+    backend.attach(net, p.stdp)
+    weights = np.arange(12, dtype=float).reshape(4, 3) / 12
+    backend.set_weights(weights)
+    np.testing.assert_allclose(backend.get_weights(), weights)
+    backend.set_weights(weights[:, [2, 0]] + 1, [2, 0])
+    weights[:, [2, 0]] += 1
+    np.testing.assert_allclose(backend.get_weights([2, 0]), weights[:, [2, 0]])
+    np.testing.assert_allclose(backend.get_weights(), weights)
+    backend.end()
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_the_profile_reads_and_writes_weights_through_the_module(threads):
+    _weights_round_trip(load_parameters("diehl_cook", None, [
+        "network.n_excitatory=3", f"simulation.threads={threads}"]))
+
+
+def test_nest_own_cell_without_a_compiler_reads_weights_through_pynest(
+        tmp_path, monkeypatch, caplog):
+    monkeypatch.setenv("SPIKING_MNIST_NEST_MODULE_DIR", str(tmp_path))
+    monkeypatch.setenv("CXX", "no-such-compiler")
+    _weights_round_trip(load_parameters("diehl_cook", None, [
+        "network.n_excitatory=3", "simulation.threads=1",
+        "simulation.cell_integration=adaptive"]))   # the backend resets the kernel
+    assert "normalisation.full_every=500" in caplog.text
+
+
 def test_training_can_leave_theta_to_the_cells(tmp_path):
     from spiking_mnist.runners.train import train
     base = ["network.n_excitatory=10", "simulation.threads=1", "training.examples=20",
