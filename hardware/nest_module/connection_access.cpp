@@ -5,8 +5,9 @@
  *
  * NEST offers one route to a weight: a status dictionary of every parameter of the
  * connection (~1 us; PyNEST adds a Python dictionary, ~5 us). For the input synapses of the
- * D&C network (``stdp_triplet_synapse`` and copies of it) these functions read and write
- * the weight in place (~10 ns), reaching the kernel's connector table, the connector's
+ * D&C network (``stdp_triplet_synapse``, the labelled ``_lbl`` form PyNN uses, and copies of
+ * either) these functions read and write the weight in place (~15 ns when the connections
+ * come in the kernel's memory order: thread, synapse type, port), reaching the kernel's connector table, the connector's
  * connections and the synapse's weight, which NEST keeps private, through explicit template
  * instantiation (which C++ allows to name private members, [temp.spec.general]/6). Other
  * synapse types take the dictionary route. The layout comes from the installed NEST's
@@ -123,58 +124,17 @@ weight_access( nest::ConnectorBase* connector )
   }
   return no_weight;
 }
-} // namespace
-
-extern "C" long
-spiking_mnist_get_weights( long n,
-  const long* source,
+/* Calls ``in_place(i, weight)`` with a reference to the weight of each connection i, or
+ * ``through_status(i)`` where the weight is only reached through a status dictionary. */
+template < typename InPlace, typename ThroughStatus >
+long
+each_weight( long n,
   const long* target,
   const long* thread,
   const long* synapse,
   const long* port,
-  double* weights )
-{
-  nest::ConnectorBase* known = nullptr;
-  WeightAccess access = no_weight;
-  for ( long i = 0; i < n; ++i )
-  {
-    try
-    {
-      nest::ConnectorBase* connector = connector_of( target[ i ], thread[ i ], synapse[ i ], port[ i ] );
-      if ( connector == nullptr )
-      {
-        return i + 1;
-      }
-      if ( connector != known )  // connections come grouped by connector
-      {
-        known = connector;
-        access = weight_access( connector );
-      }
-      if ( const double* weight = access( connector, port[ i ] ) )
-      {
-        weights[ i ] = *weight;
-        continue;
-      }
-      const Dictionary status = nest::kernel().connection_manager.get_synapse_status(
-        source[ i ], target[ i ], thread[ i ], synapse[ i ], port[ i ] );
-      weights[ i ] = status.get< double >( nest::names::weight );
-    }
-    catch ( ... )
-    {
-      return i + 1;
-    }
-  }
-  return 0;
-}
-
-extern "C" long
-spiking_mnist_set_weights( long n,
-  const long* source,
-  const long* target,
-  const long* thread,
-  const long* synapse,
-  const long* port,
-  const double* weights )
+  InPlace in_place,
+  ThroughStatus through_status )
 {
   nest::ConnectorBase* known = nullptr;
   WeightAccess access = no_weight;
@@ -194,13 +154,12 @@ spiking_mnist_set_weights( long n,
       }
       if ( double* weight = access( connector, port[ i ] ) )
       {
-        *weight = weights[ i ];
-        continue;
+        in_place( i, *weight );
       }
-      Dictionary status;
-      status[ nest::names::weight ] = weights[ i ];
-      nest::kernel().connection_manager.set_synapse_status(
-        source[ i ], target[ i ], thread[ i ], synapse[ i ], port[ i ], status );
+      else
+      {
+        through_status( i );
+      }
     }
     catch ( ... )
     {
@@ -208,4 +167,54 @@ spiking_mnist_set_weights( long n,
     }
   }
   return 0;
+}
+} // namespace
+
+extern "C" long
+spiking_mnist_get_weights( long n,
+  const long* source,
+  const long* target,
+  const long* thread,
+  const long* synapse,
+  const long* port,
+  double* weights )
+{
+  return each_weight(
+    n,
+    target,
+    thread,
+    synapse,
+    port,
+    [ & ]( long i, double& weight ) { weights[ i ] = weight; },
+    [ & ]( long i )
+    {
+      const Dictionary status = nest::kernel().connection_manager.get_synapse_status(
+        source[ i ], target[ i ], thread[ i ], synapse[ i ], port[ i ] );
+      weights[ i ] = status.get< double >( nest::names::weight );
+    } );
+}
+
+extern "C" long
+spiking_mnist_set_weights( long n,
+  const long* source,
+  const long* target,
+  const long* thread,
+  const long* synapse,
+  const long* port,
+  const double* weights )
+{
+  return each_weight(
+    n,
+    target,
+    thread,
+    synapse,
+    port,
+    [ & ]( long i, double& weight ) { weight = weights[ i ]; },
+    [ & ]( long i )
+    {
+      Dictionary status;
+      status[ nest::names::weight ] = weights[ i ];
+      nest::kernel().connection_manager.set_synapse_status(
+        source[ i ], target[ i ], thread[ i ], synapse[ i ], port[ i ], status );
+    } );
 }
