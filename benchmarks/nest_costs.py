@@ -12,8 +12,9 @@ inhibitory cell driven by 200 single excitatory spikes at D&C's weight (10.4 nS)
 Cost: for each N, 2N cells of each model behind 784 parrot inputs (all-to-all, static
 synapses, the same Poisson input) for 5 s of model time; seconds per 500 ms (one example's
 presentation and rest) at ``--threads`` threads.
-Weights: the input weights of ``--columns`` excitatory neurons of an N=400 D&C network (784
-STDP synapses each) read both ways; microseconds per connection.
+Weights: the input weights of an N=400 D&C network (784 STDP synapses per neuron) read
+through PyNEST (``--columns`` neurons) and through the module (all, and ``--columns``
+neurons), and written through the module; microseconds per connection, 1 thread.
 """
 from __future__ import annotations
 
@@ -104,9 +105,10 @@ def seconds_per_example(nest, model: str, n: int, threads: int, dt: float,
     return (time.perf_counter() - began) / (duration / 500.0)
 
 
-def weight_read_microseconds(columns: int) -> dict[str, float]:
-    """Microseconds per connection to read ``columns`` columns of an N=400 network's input
-    weights through PyNEST's connection status and through the module."""
+def weight_microseconds(columns: int) -> dict[str, float]:
+    """Microseconds per connection to read the input weights of an N=400 network: ``columns``
+    columns through PyNEST's connection status, and through the module all columns (as
+    normalisation reads them) and ``columns`` columns; and to write all through the module."""
     from spiking_mnist.hardware import nest as nest_profile
     from spiking_mnist.models import diehl_cook
     from spiking_mnist.models.parameters import load_parameters
@@ -118,15 +120,22 @@ def weight_read_microseconds(columns: int) -> dict[str, float]:
                               diehl_cook.input_delays(params, 784, rng), np.full(400, 20.0),
                               plastic=True)
     chosen = np.linspace(0, 399, columns).astype(int)
-    began = time.perf_counter()
-    backend.get_weights(chosen)
-    kernel = time.perf_counter() - began
-    began = time.perf_counter()
-    for j in chosen:
-        nest_profile._connection_values(backend._columns[j], "weight")
-    pynest = time.perf_counter() - began
+
+    def per_connection(read, connections: int) -> float:
+        began = time.perf_counter()
+        read()
+        return 1e6 * (time.perf_counter() - began) / connections
+
+    weights = backend.get_weights()
+    out = {"PyNEST": per_connection(lambda: [nest_profile._connection_values(
+               backend._columns[j], "weight") for j in chosen], 784 * columns),
+           "module, all columns": per_connection(backend.get_weights, 784 * 400),
+           f"module, {columns} columns": per_connection(lambda: backend.get_weights(chosen),
+                                                        784 * columns),
+           "module, writing all": per_connection(lambda: backend.set_weights(weights),
+                                                 784 * 400)}
     backend.end()
-    return {"PyNEST": 1e6 * pynest / (784 * columns), "module": 1e6 * kernel / (784 * columns)}
+    return out
 
 
 def main() -> None:
@@ -155,9 +164,9 @@ def main() -> None:
     for n in args.neurons:
         costs = [seconds_per_example(nest, m, n, args.threads, args.timestep) for m in MODELS]
         print(f"{n} | " + " | ".join(f"{c:.4f}" for c in costs))
-    read = weight_read_microseconds(args.columns)
-    print("reading input weights, us per connection: "
-          + ", ".join(f"{k} {v:.2f}" for k, v in read.items()))
+    costs = weight_microseconds(args.columns)
+    print("input weights, us per connection (reading unless said): "
+          + ", ".join(f"{k} {v:.3f}" for k, v in costs.items()))
 
 
 if __name__ == "__main__":
