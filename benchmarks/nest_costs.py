@@ -116,9 +116,9 @@ def weight_microseconds(columns: int) -> dict[str, float]:
     params = load_parameters("diehl_cook", None, ["network.n_excitatory=400",
                                                   "simulation.threads=1"])
     rng = np.random.default_rng(0)
-    backend, _ = open_network(params, "nest", rng.uniform(0, 0.3, (784, 400)),
-                              diehl_cook.input_delays(params, 784, rng), np.full(400, 20.0),
-                              plastic=True)
+    backend, network = open_network(params, "nest", rng.uniform(0, 0.3, (784, 400)),
+                                    diehl_cook.input_delays(params, 784, rng),
+                                    np.full(400, 20.0), plastic=True)
     chosen = np.linspace(0, 399, columns).astype(int)
 
     def per_connection(read, connections: int) -> float:
@@ -127,8 +127,10 @@ def weight_microseconds(columns: int) -> dict[str, float]:
         return 1e6 * (time.perf_counter() - began) / connections
 
     weights = backend.get_weights()
-    out = {"PyNEST": per_connection(lambda: [nest_profile._connection_values(
-               backend._columns[j], "weight") for j in chosen], 784 * columns),
+    inputs, cells = network.inputs.node_collection, network.excitatory.node_collection
+    by_column = [backend._nest.GetConnections(inputs, cells[j]) for j in chosen]
+    out = {"PyNEST": per_connection(lambda: [nest_profile._connection_values(c, "weight")
+                                             for c in by_column], 784 * columns),
            "module, all columns": per_connection(backend.get_weights, 784 * 400),
            f"module, {columns} columns": per_connection(lambda: backend.get_weights(chosen),
                                                         784 * columns),

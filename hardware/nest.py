@@ -22,7 +22,7 @@ With ``network.synapses = "current"`` both cell types are PyNN ``IF_curr_exp``
 (``iaf_psc_exp``, integrated exactly). PyNN passes native synapse parameters and weights
 through unconverted, so everything given to ``stdp_triplet_synapse`` is in NEST units
 (nS, or pA with current synapses). Input weights are read and written through the
-project's NEST module (:class:`.nest_module.KernelWeights`, in place: ~15 ns per connection
+project's NEST module (:class:`.nest_module.KernelConnections`, in place: ~15 ns per connection
 against ~5 us for ``Projection.get``/``set``), which is also installed with NEST's own cell.
 """
 from __future__ import annotations
@@ -135,17 +135,19 @@ class NestBackend:
             self._module_installed = True
         else:
             self._module_installed = _install_for_weights(self._nest)
-        self._kernel_weights = None
+        self._kernel = None
         self.timestep = timestep
         self._generators = None
         self._t = 0.0
         self._recorder = None
         self._first_counted = 0
+        self._n_columns = 0
+        # without the module: per column, its connections and the input (row) of each
         self._columns: list = []
         self._rows: list[np.ndarray] = []
-        # the module's list of all input connections is in the kernel's memory order (reading
-        # column by column would miss the cache at every connection: 3x slower); for each
-        # entry its input (row) and column, and for each column where its entries are
+        # with it: all input connections in the kernel's memory order (reading column by
+        # column would miss the cache at every connection: 3x slower); for each entry its
+        # input (row) and column, and for each column where its entries are
         self._kernel_rows = self._kernel_columns = np.zeros(0, dtype=np.int64)
         self._kernel_entries: list[np.ndarray] = []
         self._n_inputs = 0
@@ -171,7 +173,6 @@ class NestBackend:
 
     def attach(self, network, stdp) -> None:
         """Wire the backend's bookkeeping to a built network (once, before the first run)."""
-        from nest import nestkernel_api
         nest = self._nest
         exc = network.excitatory.node_collection
         if stdp is not None:
@@ -181,49 +182,50 @@ class NestBackend:
         nest.Connect(exc, self._recorder)
         self._first_counted = exc[0].global_id
         sources = network.inputs.node_collection
-        self._n_inputs = len(sources)
-        first_source = sources[0].global_id
-        self._columns = [nest.GetConnections(sources, exc[j]) for j in range(len(exc))]
-        ids = [np.array([[status[key] for key in nest_module.KernelWeights.ID_KEYS]
-                         for status in nestkernel_api.llapi_get_connection_status(c._datum)],
-                        dtype=np.int64).reshape(-1, 5) for c in self._columns]
-        self._rows = [column[:, 0] - first_source for column in ids]
-        if self._module_installed:
-            flat = np.concatenate(ids)
-            order = np.lexsort((flat[:, 4], flat[:, 3], flat[:, 2]))   # thread, type, port
-            self._kernel_weights = nest_module.KernelWeights(nest, flat[order])
-            self._kernel_rows = np.concatenate(self._rows)[order]
-            self._kernel_columns = np.repeat(np.arange(len(ids)), [len(c) for c in ids])[order]
-            self._kernel_entries = np.split(np.argsort(self._kernel_columns, kind="stable"),
-                                            np.cumsum([len(c) for c in ids])[:-1])
+        self._n_inputs, self._n_columns = len(sources), len(exc)
+        first_source, first_target = sources[0].global_id, exc[0].global_id
+        if not self._module_installed:
+            self._columns = [nest.GetConnections(sources, exc[j]) for j in range(len(exc))]
+            self._rows = [np.asarray(_connection_values(c, "source")) - first_source
+                          for c in self._columns]
         self._excitatory = network.excitatory
         self._populations = {"excitatory": exc, "inhibitory": network.inhibitory.node_collection}
         # PyNN connects spike generators to their parrot neurons at the first run
         self.sim.run(self.timestep)
         self._t = float(self._nest.biological_time)
+        if self._module_installed:   # listed once NEST has sorted them, at the first run
+            synapse_id = nest.GetDefaults(network.input_to_exc.nest_synapse_model)[
+                "synapse_modelid"]
+            self._kernel = nest_module.KernelConnections.of_projection(
+                nest, synapse_id, (first_source, len(sources)), (first_target, len(exc)))
+            self._kernel_rows = self._kernel.ids[:, 0] - first_source
+            self._kernel_columns = self._kernel.ids[:, 1] - first_target
+            self._kernel_entries = np.split(
+                np.argsort(self._kernel_columns, kind="stable"),
+                np.cumsum(np.bincount(self._kernel_columns, minlength=len(exc)))[:-1])
 
     # -- weights --------------------------------------------------------------------------
     def get_weights(self, columns=None) -> np.ndarray:
         """Input -> excitatory weights (dimensionless), shape (n_inputs, len(columns))."""
-        if self._kernel_weights is None:
-            columns = range(len(self._columns)) if columns is None else columns
+        if self._kernel is None:
+            columns = range(self._n_columns) if columns is None else columns
             out = np.zeros((self._n_inputs, len(columns)))
             for k, j in enumerate(columns):
                 out[self._rows[j], k] = _connection_values(self._columns[j], "weight")
             return out / self._native_per_unit
         index, rows, position = self._kernel_entries_of(columns)
-        out = np.zeros((self._n_inputs, len(self._columns) if columns is None else len(columns)))
-        out[rows, position] = self._kernel_weights.get(index) / self._native_per_unit
+        out = np.zeros((self._n_inputs, self._n_columns if columns is None else len(columns)))
+        out[rows, position] = self._kernel.get_weights(index) / self._native_per_unit
         return out
 
     def set_weights(self, weights: np.ndarray, columns=None) -> None:
         """Write dimensionless weights, shape (n_inputs, len(columns))."""
         native = weights * self._native_per_unit
-        if self._kernel_weights is None:
+        if self._kernel is None:
             self._set_columns("weight", native, columns)
             return
         index, rows, position = self._kernel_entries_of(columns)
-        self._kernel_weights.set(native[rows, position], index)
+        self._kernel.set_weights(native[rows, position], index)
 
     def _kernel_entries_of(self, columns) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
         """The module's entries for the input connections of ``columns`` (None: all), with
@@ -237,10 +239,13 @@ class NestBackend:
 
     def set_delays(self, delays: np.ndarray) -> None:
         """Write input -> excitatory delays (ms), shape (n_inputs, n_excitatory)."""
-        self._set_columns("delay", delays, None)
+        if self._kernel is None:
+            self._set_columns("delay", delays, None)
+        else:
+            self._kernel.set_delays(delays[self._kernel_rows, self._kernel_columns])
 
     def _set_columns(self, key: str, values: np.ndarray, columns) -> None:
-        columns = range(len(self._columns)) if columns is None else columns
+        columns = range(self._n_columns) if columns is None else columns
         for k, j in enumerate(columns):
             _set_connection_values(self._columns[j], key, values[self._rows[j], k].tolist())
 

@@ -2,9 +2,9 @@
 
 The module (C++ sources in ``hardware/nest_module/``) holds ``dc_iaf_cond_exp``: NEST's
 ``iaf_cond_exp`` equations integrated with a fixed step instead of an adaptive
-Runge-Kutta-Fehlberg solver, plus D&C's homeostatic threshold; and functions that read and
-write many synapse weights in one call (:class:`KernelWeights`). It is compiled with the
-system's C++ compiler (``$CXX``, else ``g++``) against the headers of the installed NEST and
+Runge-Kutta-Fehlberg solver, plus D&C's homeostatic threshold; and functions that list a
+projection's connections and read and write their weights and delays in one call each
+(:class:`KernelConnections`). It is compiled with the system's C++ compiler (``$CXX``, else ``g++``) against the headers of the installed NEST and
 of the ``boost-headers`` package, once per NEST version and source version, into
 ``$XDG_CACHE_HOME/spiking-mnist/nest-module`` (else ``~/.cache/...``; the
 ``SPIKING_MNIST_NEST_MODULE_DIR`` environment variable chooses another directory).
@@ -122,12 +122,14 @@ def install(nest) -> None:
             nest.verbosity = verbosity
 
 
-class KernelWeights:
-    """The weights of a fixed set of connections, all or some read or written in one call.
+class KernelConnections:
+    """A fixed set of connections whose weights are read and written, all or some, in one call
+    each, and whose delays are written in one call.
 
     Each connection is named by a row of :data:`ID_KEYS` (as NEST's connection status gives
-    them). Triplet STDP synapses (D&C's input synapses) are reached in place, ~10 ns each;
-    other types through NEST's status dictionaries, ~1 us each, still ~5x faster than
+    them). Triplet STDP synapses (D&C's input synapses) have their weights reached in place,
+    ~15 ns each in the kernel's memory order (:meth:`of_projection` lists them so); other
+    types, and delays, through NEST's status dictionaries, ~1 us each, still ~5x faster than
     PyNEST. Needs :func:`install` first.
     """
 
@@ -135,32 +137,55 @@ class KernelWeights:
     ID_KEYS = ("source", "target", "target_thread", "synapse_id", "port")
 
     def __init__(self, nest, ids: np.ndarray):
-        self._lib = ctypes.CDLL(str(build(nest)))   # install() loaded it: the same copy
-        id_type = np.ctypeslib.ndpointer(np.int64, flags="C_CONTIGUOUS")
-        weights = np.ctypeslib.ndpointer(np.float64, flags="C_CONTIGUOUS")
-        for function in (self._lib.spiking_mnist_get_weights, self._lib.spiking_mnist_set_weights):
-            function.restype = ctypes.c_long
-            function.argtypes = [ctypes.c_long, *[id_type] * 5, weights]
-        self._ids = [np.ascontiguousarray(ids[:, k], dtype=np.int64) for k in range(5)]
+        self._lib = _library(nest)
+        self.ids = np.asarray(ids, dtype=np.int64).reshape(-1, 5)
+        self._ids = [np.ascontiguousarray(self.ids[:, k]) for k in range(5)]
+
+    @classmethod
+    def of_projection(cls, nest, synapse_id: int, sources: tuple[int, int],
+                      targets: tuple[int, int]) -> "KernelConnections":
+        """The connections of NEST synapse type ``synapse_id`` from the nodes ``sources`` onto
+        ``targets`` (each (first node ID, count)), in the kernel's memory order."""
+        lib = _library(nest)
+        columns = [np.zeros(0, dtype=np.int64)] * 4
+        found = lib.spiking_mnist_list_connections(synapse_id, *sources, *targets, 0, *columns)
+        if found >= 0:
+            columns = [np.zeros(found, dtype=np.int64) for _ in range(4)]
+            found = lib.spiking_mnist_list_connections(synapse_id, *sources, *targets, found,
+                                                       *columns)
+        if found < 0:
+            raise BackendError(f"the connections of NEST synapse type {synapse_id} could not "
+                               "be listed")
+        source, target, thread, port = columns
+        return cls(nest, np.column_stack([source, target, thread,
+                                          np.full(found, synapse_id), port]))
 
     def __len__(self) -> int:
-        return len(self._ids[0])
+        return len(self.ids)
 
-    def get(self, index: np.ndarray | None = None) -> np.ndarray:
+    def get_weights(self, index: np.ndarray | None = None) -> np.ndarray:
         """Weights (NEST units) of the connections (rows ``index`` of the ids, or all)."""
         ids = self._chosen(index)
         out = np.empty(len(ids[0]))
         self._check(self._lib.spiking_mnist_get_weights(len(out), *ids, out), ids, "read")
         return out
 
-    def set(self, weights: np.ndarray, index: np.ndarray | None = None) -> None:
-        """Write ``weights`` (NEST units) into the connections (rows ``index``, or all)."""
+    def set_weights(self, weights: np.ndarray, index: np.ndarray | None = None) -> None:
+        """Write ``weights`` (NEST units) into the connections (rows ``index``, or all). In
+        place means without the checks of NEST's status dictionary: a triplet synapse's
+        weight must have the sign of its ``Wmax``."""
+        self._set(self._lib.spiking_mnist_set_weights, weights, index)
+
+    def set_delays(self, delays: np.ndarray) -> None:
+        """Write the delays (ms) of all the connections."""
+        self._set(self._lib.spiking_mnist_set_delays, delays, None)
+
+    def _set(self, function, values: np.ndarray, index) -> None:
         ids = self._chosen(index)
-        weights = np.ascontiguousarray(weights, dtype=np.float64)
-        if len(weights) != len(ids[0]):
-            raise ValueError(f"{len(weights)} weights for {len(ids[0])} connections")
-        self._check(self._lib.spiking_mnist_set_weights(len(weights), *ids, weights), ids,
-                    "written")
+        values = np.ascontiguousarray(values, dtype=np.float64)
+        if len(values) != len(ids[0]):
+            raise ValueError(f"{len(values)} values for {len(ids[0])} connections")
+        self._check(function(len(values), *ids, values), ids, "written")
 
     def _chosen(self, index) -> list[np.ndarray]:
         return self._ids if index is None else [column[index] for column in self._ids]
@@ -169,5 +194,19 @@ class KernelWeights:
     def _check(failed: int, ids: list[np.ndarray], done: str) -> None:
         if failed:
             named = {key: int(column[failed - 1]) for key, column in
-                     zip(KernelWeights.ID_KEYS, ids)}
+                     zip(KernelConnections.ID_KEYS, ids)}
             raise BackendError(f"NEST connection {named} could not be {done}")
+
+
+def _library(nest) -> ctypes.CDLL:
+    """The built module as a C library, its functions' argument types declared."""
+    lib = ctypes.CDLL(str(build(nest)))   # install() loaded it: the same copy
+    ids = [np.ctypeslib.ndpointer(np.int64, flags="C_CONTIGUOUS")] * 5
+    values = np.ctypeslib.ndpointer(np.float64, flags="C_CONTIGUOUS")
+    for function in (lib.spiking_mnist_get_weights, lib.spiking_mnist_set_weights,
+                     lib.spiking_mnist_set_delays):
+        function.restype = ctypes.c_long
+        function.argtypes = [ctypes.c_long, *ids, values]
+    lib.spiking_mnist_list_connections.restype = ctypes.c_long
+    lib.spiking_mnist_list_connections.argtypes = [ctypes.c_long] * 6 + ids[:4]
+    return lib

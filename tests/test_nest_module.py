@@ -186,23 +186,33 @@ def test_kernel_weights_read_and_write_what_pynest_does(synapse_model):
                  {"synapse_model": synapse_model, "weight": weights})
     connections = nest.GetConnections(sources, targets[1:3])
     statuses = nestkernel_api.llapi_get_connection_status(connections._datum)
-    ids = np.array([[s[k] for k in nest_module.KernelWeights.ID_KEYS] for s in statuses])
+    ids = np.array([[s[k] for k in nest_module.KernelConnections.ID_KEYS] for s in statuses])
     assert set(ids[:, 2]) == {0, 1}   # connections on both threads
-    kernel = nest_module.KernelWeights(nest, ids)
-    np.testing.assert_array_equal(kernel.get(), [s["weight"] for s in statuses])
-    np.testing.assert_array_equal(kernel.get(np.array([5, 2])),
+    kernel = nest_module.KernelConnections(nest, ids)
+    np.testing.assert_array_equal(kernel.get_weights(), [s["weight"] for s in statuses])
+    np.testing.assert_array_equal(kernel.get_weights(np.array([5, 2])),
                                   [statuses[5]["weight"], statuses[2]["weight"]])
-    kernel.set(np.arange(len(ids), dtype=float))
+    kernel.set_weights(np.arange(len(ids), dtype=float))
     np.testing.assert_array_equal(connections.get("weight"), np.arange(len(ids)))
-    kernel.set(np.array([-1.0, -2.0]), np.array([7, 3]))
+    kernel.set_weights(np.array([0.25, 0.5]), np.array([7, 3]))
     expected = np.arange(len(ids), dtype=float)
-    expected[[7, 3]] = [-1.0, -2.0]
+    expected[[7, 3]] = [0.25, 0.5]
     np.testing.assert_array_equal(connections.get("weight"), expected)
     # other connections untouched
     np.testing.assert_array_equal(nest.GetConnections(sources, targets[0]).get("weight"),
                                   weights[0])
+    delays = 1.0 + 0.5 * (np.arange(len(ids)) % 7)   # from the default 1 ms: no new min_delay
+    kernel.set_delays(delays)
+    np.testing.assert_array_equal(connections.get("delay"), delays)
+    # listed in bulk: the same connections, in the kernel's memory order
+    listed = nest_module.KernelConnections.of_projection(
+        nest, int(ids[0, 3]), (sources[0].global_id, 30), (targets[1].global_id, 2))
+    order = np.lexsort((ids[:, 4], ids[:, 3], ids[:, 2]))
+    np.testing.assert_array_equal(listed.ids, ids[order])
     # a connection named with the wrong target is refused, not another one read
     with pytest.raises(BackendError, match="could not be read"):
-        nest_module.KernelWeights(nest, ids + np.array([0, 1000, 0, 0, 0])).get()
+        nest_module.KernelConnections(nest, ids + np.array([0, 1000, 0, 0, 0])).get_weights()
     with pytest.raises(BackendError, match="could not be read"):
-        nest_module.KernelWeights(nest, ids[:, [0, 1, 2, 3, 4]] + [0, 0, 0, 0, 10**6]).get()
+        nest_module.KernelConnections(nest, ids + [0, 0, 0, 0, 10**6]).get_weights()
+    with pytest.raises(BackendError, match="could not be written"):
+        nest_module.KernelConnections(nest, ids + [0, 0, 0, 0, 10**6]).set_delays(delays)
