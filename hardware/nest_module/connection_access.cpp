@@ -17,6 +17,7 @@
  * failed. ``spiking_mnist_list_connections`` finds the connections of one projection in bulk,
  * in that order, without building a status dictionary per connection (~10 us each).
  */
+#include <string>
 #include <typeinfo>
 #include <vector>
 
@@ -130,6 +131,36 @@ weight_access( nest::ConnectorBase* connector )
   return no_weight;
 }
 
+/* Calls ``visit(i, connector)`` for each connection i, after checking that it exists. */
+template < typename Visit >
+long
+each_connection( long n,
+  const long* source,
+  const long* target,
+  const long* thread,
+  const long* synapse,
+  const long* port,
+  Visit visit )
+{
+  for ( long i = 0; i < n; ++i )
+  {
+    try
+    {
+      nest::ConnectorBase* connector = connector_of( source[ i ], target[ i ], thread[ i ], synapse[ i ], port[ i ] );
+      if ( connector == nullptr )
+      {
+        return i + 1;
+      }
+      visit( i, connector );
+    }
+    catch ( ... )
+    {
+      return i + 1;
+    }
+  }
+  return 0;
+}
+
 /* Calls ``in_place(i, weight)`` with a reference to the weight of each connection i, or
  * ``through_status(i)`` where the weight is only reached through a status dictionary. */
 template < typename InPlace, typename ThroughStatus >
@@ -145,15 +176,14 @@ each_weight( long n,
 {
   nest::ConnectorBase* known = nullptr;
   WeightAccess access = no_weight;
-  for ( long i = 0; i < n; ++i )
-  {
-    try
+  return each_connection( n,
+    source,
+    target,
+    thread,
+    synapse,
+    port,
+    [ & ]( long i, nest::ConnectorBase* connector )
     {
-      nest::ConnectorBase* connector = connector_of( source[ i ], target[ i ], thread[ i ], synapse[ i ], port[ i ] );
-      if ( connector == nullptr )
-      {
-        return i + 1;
-      }
       if ( connector != known )  // connections come grouped by connector
       {
         known = connector;
@@ -167,13 +197,24 @@ each_weight( long n,
       {
         through_status( i );
       }
-    }
-    catch ( ... )
-    {
-      return i + 1;
-    }
-  }
-  return 0;
+    } );
+}
+
+/* Sets ``name`` of connection i through NEST's status dictionary (which checks the value). */
+void
+set_through_status( long i,
+  const long* source,
+  const long* target,
+  const long* thread,
+  const long* synapse,
+  const long* port,
+  const std::string& name,
+  double value )
+{
+  Dictionary status;
+  status[ name ] = value;
+  nest::kernel().connection_manager.set_synapse_status(
+    source[ i ], target[ i ], thread[ i ], synapse[ i ], port[ i ], status );
 }
 } // namespace
 
@@ -220,12 +261,7 @@ spiking_mnist_set_weights( long n,
     port,
     [ & ]( long i, double& weight ) { weight = weights[ i ]; },
     [ & ]( long i )
-    {
-      Dictionary status;
-      status[ nest::names::weight ] = weights[ i ];
-      nest::kernel().connection_manager.set_synapse_status(
-        source[ i ], target[ i ], thread[ i ], synapse[ i ], port[ i ], status );
-    } );
+    { set_through_status( i, source, target, thread, synapse, port, nest::names::weight, weights[ i ] ); } );
 }
 
 extern "C" long
@@ -237,25 +273,15 @@ spiking_mnist_set_delays( long n,
   const long* port,
   const double* delays )
 {
-  for ( long i = 0; i < n; ++i )
-  {
-    try
-    {
-      if ( connector_of( source[ i ], target[ i ], thread[ i ], synapse[ i ], port[ i ] ) == nullptr )
-      {
-        return i + 1;
-      }
-      Dictionary status;  // a delay is checked and turned into steps by the synapse's set_status
-      status[ nest::names::delay ] = delays[ i ];
-      nest::kernel().connection_manager.set_synapse_status(
-        source[ i ], target[ i ], thread[ i ], synapse[ i ], port[ i ], status );
-    }
-    catch ( ... )
-    {
-      return i + 1;
-    }
-  }
-  return 0;
+  // a delay is checked and turned into steps by the synapse's own set_status
+  return each_connection( n,
+    source,
+    target,
+    thread,
+    synapse,
+    port,
+    [ & ]( long i, nest::ConnectorBase* )
+    { set_through_status( i, source, target, thread, synapse, port, nest::names::delay, delays[ i ] ); } );
 }
 
 /* The connections of synapse type ``synapse`` from node IDs [first_source, first_source +
