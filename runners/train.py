@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import logging
+import resource
 from collections import deque
 from itertools import takewhile
 import signal
@@ -120,6 +121,17 @@ class RunningAccuracy:
         if self._seen >= window and self._seen % 100 == 0:
             self._assignments = diehl_cook.assign_labels(self._responses, self._labels)
         return float(np.mean(self._outcomes)) if self._outcomes else None
+
+
+def segment_speed(examples_seen: int, examples: int, loop_seconds: float,
+                  wall_seconds: float) -> dict:
+    """One checkpoint segment's speed for history.json: training examples per second in the
+    showing loop and in wall time (building the network and writing the checkpoint included),
+    and the process's peak resident memory so far (MiB)."""
+    return {"examples_seen": examples_seen,
+            "examples_per_second": round(examples / max(loop_seconds, 1e-9), 3),
+            "wall_examples_per_second": round(examples / max(wall_seconds, 1e-9), 3),
+            "peak_memory_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}
 
 
 class TrainingInterrupted(Exception):
@@ -241,6 +253,7 @@ def _continue(run_dir: Path, params, ckpt: checkpoint.Checkpoint, backend_name: 
         fresh=ckpt.examples_seen == 0)
     with StopOnInterrupt() as stop:
         while k < n_examples:
+            segment_began, segment_k = time.perf_counter(), k
             backend, _ = open_network(params, backend_name, ckpt.weights, ckpt.delays,
                                       homeostasis.theta, plastic=True, recording=recording)
             if recorder is not None:
@@ -272,7 +285,8 @@ def _continue(run_dir: Path, params, ckpt: checkpoint.Checkpoint, backend_name: 
                 bar.update(1)
                 bar.set_postfix(spikes_per_ex=f"{spikes / k:.1f}", refresh=False,
                                 **({} if accuracy is None else {"acc~": f"{accuracy:.2f}"}))
-            seconds += time.perf_counter() - began
+            loop_seconds = time.perf_counter() - began
+            seconds += loop_seconds
             input_spikes += presenter.input_spikes
             # the normalisation the next showing would start with: saved weights are then
             # what D&C test with, not the last winner's column grown by ~20 units
@@ -292,6 +306,8 @@ def _continue(run_dir: Path, params, ckpt: checkpoint.Checkpoint, backend_name: 
                 recorder.flush()
             backend.end()
             checkpoint.save(run_dir, ckpt)
+            add_to_history(run_dir, "speed", segment_speed(
+                k, k - segment_k, loop_seconds, time.perf_counter() - segment_began))
             if accuracy is not None:
                 add_to_history(run_dir, "training", {
                     "examples_seen": k, "accuracy": accuracy,

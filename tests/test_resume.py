@@ -56,6 +56,10 @@ def test_same_seed_and_threads_give_identical_runs(tmp_path, uninterrupted):
     weights, theta, spikes, seen = state(run)
     assert spikes == uninterrupted[2] and spikes > 0
     assert np.array_equal(weights, uninterrupted[0]) and np.array_equal(theta, uninterrupted[1])
+    speed = json.loads((run / "history.json").read_text())["speed"]
+    assert [s["examples_seen"] for s in speed] == [10, 20, 30]   # one per checkpoint segment
+    assert all(s["examples_per_second"] > s["wall_examples_per_second"] > 0
+               and s["peak_memory_mib"] > 0 for s in speed)
 
 
 def test_another_seed_gives_another_run(tmp_path, uninterrupted):
