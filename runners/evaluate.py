@@ -25,7 +25,8 @@ log = logging.getLogger("spiking_mnist.evaluate")
 def responses(open_backend, split: mnist.Split, stream: str, params, progress: bool,
               recorder=None, assignments: np.ndarray | None = None,
               theta: np.ndarray | None = None, first: int = 0,
-              restart_every: int | None = None) -> tuple[np.ndarray, int]:
+              restart_every: int | None = None,
+              per_run: int | None = None) -> tuple[np.ndarray, int]:
     """Excitatory spike counts, shape (n_examples, n_excitatory), of the frozen network, and
     the number of input spikes shown. The examples are numbers ``first``, ``first + 1``...
     of ``stream`` (their input spikes depend on that number).
@@ -36,7 +37,8 @@ def responses(open_backend, split: mnist.Split, stream: str, params, progress: b
     docs/recordings.md). The ``recorder`` writes a file at each restart.
 
     With ``assignments`` (neuron labels), the progress bar shows the running accuracy and the
-    ``recorder`` gets each example's prediction.
+    ``recorder`` gets each example's prediction. ``per_run`` showings go in one simulator run
+    (``simulation.showings_per_run`` unless given).
     """
     images = split.images.reshape(len(split), -1)
     out = np.zeros((len(split), params.network.n_excitatory), dtype=np.int64)
@@ -51,7 +53,7 @@ def responses(open_backend, split: mnist.Split, stream: str, params, progress: b
             if recorder is not None:
                 recorder.attach(backend)
             presenter = Presenter(backend, images, split.labels, stream, params, recorder,
-                                  None if theta is None else (lambda: theta))
+                                  None if theta is None else (lambda: theta), per_run)
             rows = range(start, min(start + part, len(split)))
             for _, i, counts in presenter.show(((first + i, i) for i in rows),
                                                predict=predict):
@@ -117,16 +119,16 @@ def evaluate(run_dir: Path, split: str = "test", examples: int | None = None,
                                         backend_name)
         for phase in ("label", split):
             recorders[phase] = Recorder(recording, run_dir, phase, annotations)
-    restart_every = params.evaluation.restart_every
+    restart_every, per_run = params.evaluation.restart_every, params.evaluation.showings_per_run
     start = time.perf_counter()
     label_responses, _ = responses(frozen_network, labelling, "label", params, progress,
                                    recorders.get("label"), theta=ckpt.theta,
-                                   restart_every=restart_every)
+                                   restart_every=restart_every, per_run=per_run)
     assignments = diehl_cook.assign_labels(label_responses, labelling.labels)
     mid = time.perf_counter()
     test_responses, input_spikes = responses(frozen_network, target, split, params, progress,
                                              recorders.get(split), assignments, ckpt.theta,
-                                             restart_every=restart_every)
+                                             restart_every=restart_every, per_run=per_run)
     end = time.perf_counter()
     predictions = diehl_cook.predict(test_responses, assignments)
     metrics = {"split": split, "digits": digits, "examples": len(target),

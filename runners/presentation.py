@@ -66,7 +66,8 @@ def spikes_per_showing(times: np.ndarray, neurons: np.ndarray, start: float, n_s
 
 class Presenter:
     """Shows examples of one stream (see :data:`~spiking_mnist.inputs.encoding.STREAMS`) to
-    ``backend``, ``per_run`` showings per simulator run.
+    ``backend``, ``per_run`` showings per simulator run (``simulation.showings_per_run``
+    unless given).
 
     ``images`` are flattened uint8 images; ``recorder``
     (:class:`~spiking_mnist.runners.recording.Recorder`) receives every chunk, with the
@@ -74,12 +75,13 @@ class Presenter:
     """
 
     def __init__(self, backend, images: np.ndarray, labels: np.ndarray, stream: str, params,
-                 recorder=None, theta: Callable[[], np.ndarray] | None = None):
+                 recorder=None, theta: Callable[[], np.ndarray] | None = None,
+                 per_run: int | None = None):
         self._backend, self._images, self._labels = backend, images, labels
         self._stream, self._params, self._recorder = stream, params, recorder
         self._theta = theta
         self.input_spikes = 0   #: input spikes shown so far
-        self._per_run = params.simulation.showings_per_run
+        self._per_run = per_run or params.simulation.showings_per_run
         self._pending: list[Showing] = []
 
     def show(self, examples: Iterable[tuple[int, int]],

@@ -64,3 +64,36 @@ def test_reshows_go_to_the_next_run_until_enough_spikes():
     assert runs[2] == [(0, 4), (1, 4), (2, 4)]
     assert runs[3] == [(3, 2), (4, 2)]
     assert presenter.input_spikes > 0
+
+
+def test_showings_back_to_back_in_one_run_give_the_same_counts():
+    """Testing runs several showings per simulator run only for speed: with no re-shows
+    (``min_spikes`` = 0) the frozen network answers each example exactly as one per run."""
+    from spiking_mnist.inputs import mnist
+    from spiking_mnist.models import diehl_cook
+    from spiking_mnist.runners.evaluate import responses
+    from spiking_mnist.runners.session import open_network
+
+    params = load_parameters("diehl_cook", None, ["network.n_excitatory=20",
+                                                  "encoding.min_spikes=0"])
+    rng = np.random.default_rng(0)
+    weights = diehl_cook.normalise_columns(diehl_cook.initial_weights(params, 784, rng),
+                                           params.normalisation.column_sum)
+    delays = diehl_cook.input_delays(params, 784, rng)
+    theta = diehl_cook.Homeostasis(params).theta
+
+    runs = []
+
+    def frozen():
+        backend = open_network(params, "nest", weights, delays, theta, plastic=False)[0]
+        run = backend.run
+        backend.run = lambda duration: (runs.append(duration), run(duration))
+        return backend
+
+    digits = mnist.load("test").subset(np.arange(7))
+    one, _ = responses(frozen, digits, "test", params, False, per_run=1)
+    assert runs == [PERIOD] * 7 and one.sum() > 0
+    runs.clear()
+    batched, _ = responses(frozen, digits, "test", params, False, per_run=3)
+    assert runs == [3 * PERIOD, 3 * PERIOD, PERIOD]
+    np.testing.assert_array_equal(batched, one)
