@@ -227,6 +227,20 @@ class NestBackend:
         index, rows, position = self._kernel_entries_of(columns)
         self._kernel.set_weights(native[rows, position], index)
 
+    def normalise_in_place(self, column_sum: float, columns=None) -> bool:
+        """Scale the input weights of ``columns`` (None: all) so that each column sums to
+        ``column_sum`` (dimensionless), inside NEST (triplet STDP synapses); False (nothing
+        done) without this project's NEST module."""
+        if self._kernel is None:
+            return False
+        selected = None
+        if columns is not None:
+            selected = np.zeros(self._n_columns, dtype=bool)
+            selected[columns] = True
+        self._kernel.normalise_columns(self._kernel_columns, self._n_columns,
+                                       column_sum * self._native_per_unit, selected)
+        return True
+
     def _kernel_entries_of(self, columns) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
         """The module's entries for the input connections of ``columns`` (None: all), with
         the input (row) of each and its index in ``columns``."""

@@ -176,6 +176,24 @@ class KernelConnections:
         weight must have the sign of its ``Wmax``."""
         self._set(self._lib.spiking_mnist_set_weights, weights, index)
 
+    def normalise_columns(self, column: np.ndarray, n_columns: int, column_sum: float,
+                          selected: np.ndarray | None = None) -> None:
+        """Scale the weights in place so that each column's (NEST units) sum to
+        ``column_sum``: ``column[i]`` is connection i's column in [0, n_columns); only the
+        columns where ``selected`` (bool, n_columns) is true, or all. Triplet synapses only.
+        ~5x faster than reading, scaling and writing them back (one checked pass, no copy)."""
+        column = np.ascontiguousarray(column, dtype=np.int64)
+        if len(column) != len(self):
+            raise ValueError(f"{len(column)} columns for {len(self)} connections")
+        if selected is not None:
+            selected = np.ascontiguousarray(selected, dtype=np.uint8)
+            if len(selected) != n_columns:
+                raise ValueError(f"{len(selected)} selections for {n_columns} columns")
+        self._check(self._lib.spiking_mnist_normalise_columns(
+            len(column), *self._ids, column, n_columns,
+            None if selected is None else selected.ctypes.data, column_sum), self._ids,
+            "normalised in place")
+
     def set_delays(self, delays: np.ndarray) -> None:
         """Write the delays (ms) of all the connections."""
         self._set(self._lib.spiking_mnist_set_delays, delays, None)
@@ -207,6 +225,9 @@ def _library(nest) -> ctypes.CDLL:
                      lib.spiking_mnist_set_delays):
         function.restype = ctypes.c_long
         function.argtypes = [ctypes.c_long, *ids, values]
+    lib.spiking_mnist_normalise_columns.restype = ctypes.c_long
+    lib.spiking_mnist_normalise_columns.argtypes = [
+        ctypes.c_long, *ids, ids[0], ctypes.c_long, ctypes.c_void_p, ctypes.c_double]
     lib.spiking_mnist_list_connections.restype = ctypes.c_long
     lib.spiking_mnist_list_connections.argtypes = [ctypes.c_long] * 6 + ids[:4]
     return lib

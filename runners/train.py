@@ -93,7 +93,8 @@ class ColumnNormaliser:
     def normalise(self, full: bool = False) -> None:
         """Rescale the columns of the neurons that fired since the last call, or all."""
         columns = None if full else np.flatnonzero(self.fired)   # None: all, in one call
-        if columns is None or columns.size:
+        in_place = getattr(self._backend, "normalise_in_place", None)
+        if (columns is None or columns.size) and not (in_place and in_place(self._sum, columns)):
             w = self._backend.get_weights(columns)
             self._backend.set_weights(diehl_cook.normalise_columns(w, self._sum), columns)
         self.fired[:] = False

@@ -126,20 +126,45 @@ def _weights_round_trip(p):
     weights[:, [2, 0]] += 1
     np.testing.assert_allclose(backend.get_weights([2, 0]), weights[:, [2, 0]])
     np.testing.assert_allclose(backend.get_weights(), weights)
+    in_place = backend.normalise_in_place(2.0)
     backend.end()
+    return in_place
 
 
 @pytest.mark.parametrize("threads", [1, 2])
 def test_the_profile_reads_and_writes_weights_through_the_module(threads):
-    _weights_round_trip(load_parameters("diehl_cook", None, [
+    assert _weights_round_trip(load_parameters("diehl_cook", None, [
         "network.n_excitatory=3", f"simulation.threads={threads}"]))
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_the_profile_normalises_columns_in_place_as_the_model_does(threads):
+    from spiking_mnist.models import diehl_cook
+    p = load_parameters("diehl_cook", None, ["network.n_excitatory=5",
+                                             f"simulation.threads={threads}"])
+    backend = open_backend("nest", p)
+    net = diehl_cook.build(backend.sim, p, 30, backend.input_synapse(p.stdp, 1.0),
+                           cell_types=backend.cell_types)
+    backend.attach(net, p.stdp)
+    weights = np.random.default_rng(1).uniform(0, 1, (30, 5))
+    weights[:, 3] = 0.0   # a column summing to 0 stays 0
+    backend.set_weights(weights)
+    assert backend.normalise_in_place(7.0, [1, 3])
+    expected = weights.copy()
+    expected[:, [1, 3]] = diehl_cook.normalise_columns(weights[:, [1, 3]], 7.0)
+    np.testing.assert_allclose(backend.get_weights(), expected, rtol=1e-12)
+    assert not np.allclose(expected, weights)
+    assert backend.normalise_in_place(7.0)
+    np.testing.assert_allclose(backend.get_weights(),
+                               diehl_cook.normalise_columns(weights, 7.0), rtol=1e-12)
+    backend.end()
 
 
 def test_nest_own_cell_without_a_compiler_reads_weights_through_pynest(
         tmp_path, monkeypatch, caplog):
     monkeypatch.setenv("SPIKING_MNIST_NEST_MODULE_DIR", str(tmp_path))
     monkeypatch.setenv("CXX", "no-such-compiler")
-    _weights_round_trip(load_parameters("diehl_cook", None, [
+    assert not _weights_round_trip(load_parameters("diehl_cook", None, [
         "network.n_excitatory=3", "simulation.threads=1",
         "simulation.cell_integration=adaptive"]))   # the backend resets the kernel
     assert "normalisation.full_every=500" in caplog.text
@@ -216,3 +241,14 @@ def test_kernel_weights_read_and_write_what_pynest_does(synapse_model):
         nest_module.KernelConnections(nest, ids + [0, 0, 0, 0, 10**6]).get_weights()
     with pytest.raises(BackendError, match="could not be written"):
         nest_module.KernelConnections(nest, ids + [0, 0, 0, 0, 10**6]).set_delays(delays)
+    # columns scaled in place to a sum: the in-place (triplet) synapses only
+    column = ids[:, 1] - targets[1].global_id
+    if synapse_model == "static_synapse":
+        with pytest.raises(BackendError, match="normalised in place"):
+            kernel.normalise_columns(column, 2, 3.0)
+    else:
+        kernel.normalise_columns(column, 2, 3.0, np.array([False, True]))
+        np.testing.assert_allclose(np.bincount(column, connections.get("weight")),
+                                   [expected[column == 0].sum(), 3.0])
+        with pytest.raises(ValueError, match="columns for"):
+            kernel.normalise_columns(column[1:], 2, 3.0)

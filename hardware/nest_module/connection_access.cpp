@@ -17,6 +17,7 @@
  * failed. ``spiking_mnist_list_connections`` finds the connections of one projection in bulk,
  * in that order, without building a status dictionary per connection (~10 us each).
  */
+#include <stdexcept>
 #include <string>
 #include <typeinfo>
 #include <vector>
@@ -262,6 +263,61 @@ spiking_mnist_set_weights( long n,
     [ & ]( long i, double& weight ) { weight = weights[ i ]; },
     [ & ]( long i )
     { set_through_status( i, source, target, thread, synapse, port, nest::names::weight, weights[ i ] ); } );
+}
+
+/* Scales the weights of the connections in place so that those of each selected column
+ * (``column[i]`` in [0, n_columns) is connection i's column; ``selected`` null: all) sum to
+ * ``column_sum``, as ``diehl_cook.normalise_columns`` (a column summing to 0 is left as it is).
+ * One pass reads and checks every connection and sums the columns, a second scales them. All
+ * weights must be reachable in place (triplet STDP synapses). */
+extern "C" long
+spiking_mnist_normalise_columns( long n,
+  const long* source,
+  const long* target,
+  const long* thread,
+  const long* synapse,
+  const long* port,
+  const long* column,
+  long n_columns,
+  const unsigned char* selected,
+  double column_sum )
+{
+  std::vector< double* > weight( n );
+  std::vector< double > sums( n_columns, 0.0 );
+  const long failed = each_weight(
+    n,
+    source,
+    target,
+    thread,
+    synapse,
+    port,
+    [ & ]( long i, double& w )
+    {
+      if ( column[ i ] < 0 or column[ i ] >= n_columns )
+      {
+        throw std::out_of_range( "column" );
+      }
+      weight[ i ] = &w;
+      sums[ column[ i ] ] += w;
+    },
+    []( long ) { throw std::invalid_argument( "weight not reachable in place" ); } );
+  if ( failed )
+  {
+    return failed;
+  }
+  std::vector< double > factor( n_columns, 1.0 );
+  for ( long c = 0; c < n_columns; ++c )
+  {
+    if ( ( selected == nullptr or selected[ c ] ) and sums[ c ] > 0 )
+    {
+      factor[ c ] = column_sum / sums[ c ];
+    }
+  }
+  for ( long i = 0; i < n; ++i )
+  {
+    *weight[ i ] *= factor[ column[ i ] ];
+  }
+  return 0;
 }
 
 extern "C" long
