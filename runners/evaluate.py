@@ -119,7 +119,10 @@ def evaluate(run_dir: Path, split: str = "test", examples: int | None = None,
                                         backend_name)
         for phase in ("label", split):
             recorders[phase] = Recorder(recording, run_dir, phase, annotations)
-    restart_every, per_run = params.evaluation.restart_every, params.evaluation.showings_per_run
+    restart_every = params.evaluation.restart_every
+    # a recording file closes between runs in which no recorded example awaits a re-show:
+    # with many showings per run that may never happen
+    per_run = None if recording is not None else params.evaluation.showings_per_run
     start = time.perf_counter()
     label_responses, _ = responses(frozen_network, labelling, "label", params, progress,
                                    recorders.get("label"), theta=ckpt.theta,
