@@ -82,6 +82,8 @@ class ColumnNormaliser:
 
     def __init__(self, backend, column_sum: float, full_every: int, n: int):
         self._backend, self._sum, self._every = backend, column_sum, full_every
+        # inside the simulator when the backend can (NEST with this project's module)
+        self._in_place = getattr(backend, "normalise_in_place", None)
         self.fired = np.zeros(n, dtype=bool)
 
     def before_run(self, showings: list[Showing]) -> None:
@@ -93,8 +95,8 @@ class ColumnNormaliser:
     def normalise(self, full: bool = False) -> None:
         """Rescale the columns of the neurons that fired since the last call, or all."""
         columns = None if full else np.flatnonzero(self.fired)   # None: all, in one call
-        in_place = getattr(self._backend, "normalise_in_place", None)
-        if (columns is None or columns.size) and not (in_place and in_place(self._sum, columns)):
+        if (columns is None or columns.size) and not (
+                self._in_place and self._in_place(self._sum, columns)):
             w = self._backend.get_weights(columns)
             self._backend.set_weights(diehl_cook.normalise_columns(w, self._sum), columns)
         self.fired[:] = False
