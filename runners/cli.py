@@ -110,6 +110,9 @@ def parser() -> argparse.ArgumentParser:
     ev.add_argument("--examples", type=int, help="test examples (default: all 10,000)")
     ev.add_argument("--label-examples", type=int,
                     help="training examples used to label the neurons")
+    ev.add_argument("--set", action="append", default=[], metavar="evaluation.NAME=VALUE",
+                    help="override one evaluation parameter, e.g. "
+                    "--set evaluation.restart_every=5000")
     _common(ev)
     _recording_options(ev)
 
@@ -186,7 +189,7 @@ def _evaluate(args) -> int:
         raise ConfigError("--label-examples must be positive")
     m = evaluate(args.run_dir, args.split, args.examples, args.label_examples, args.backend,
                  args.data_dir, progress=not args.quiet,
-                 recording=_recording_plan(args, "all"))
+                 recording=_recording_plan(args, "all"), overrides=args.set)
     print(f"{m['split']} accuracy: {100 * m['accuracy']:.2f} % on {m['examples']} examples "
           f"(N={m['n_excitatory']}, {m['examples_trained']} training examples, neurons "
           f"labelled on {m['label_examples']}); per class: "

@@ -6,13 +6,14 @@ import json
 import logging
 import time
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 from tqdm import tqdm
 
 from spiking_mnist.inputs import mnist
 from spiking_mnist.models import diehl_cook
-from spiking_mnist.models.parameters import load_defaults
+from spiking_mnist.models.parameters import ConfigError, load_defaults
 from spiking_mnist.runners import checkpoint
 from spiking_mnist.runners.presentation import Presenter
 from spiking_mnist.runners.recording import Recorder, RecordingPlan, block_annotations
@@ -70,6 +71,17 @@ def responses(open_backend, split: mnist.Split, stream: str, params, progress: b
     return out, input_spikes
 
 
+def evaluation_overrides(overrides: Sequence[str]) -> list[str]:
+    """``overrides``, checked to touch only the [evaluation] section: the network and its
+    simulation are the trained ones."""
+    for text in overrides:
+        if not text.strip().startswith("evaluation."):
+            raise ConfigError(f"--set {text!r}: evaluation changes only evaluation.* "
+                              "parameters (the network is the trained one); retrain with "
+                              "`spiking-mnist train --set ...` to change the rest")
+    return list(overrides)
+
+
 def metrics_of(labels: np.ndarray, predictions: np.ndarray, n_classes: int = 10) -> dict:
     """Accuracy, confusion matrix (rows: true, columns: predicted) and per-class accuracy."""
     confusion = np.zeros((n_classes, n_classes), dtype=np.int64)
@@ -82,12 +94,15 @@ def metrics_of(labels: np.ndarray, predictions: np.ndarray, n_classes: int = 10)
 
 def evaluate(run_dir: Path, split: str = "test", examples: int | None = None,
              label_examples: int | None = None, backend_name: str = "nest", data_dir=None,
-             progress: bool = True, recording: RecordingPlan | None = None) -> dict:
+             progress: bool = True, recording: RecordingPlan | None = None,
+             overrides: Sequence[str] = ()) -> dict:
     """Label the neurons on training examples, test on ``split`` and write metrics.json;
-    with ``recording``, Neo recordings of both phases into ``run_dir/recordings``."""
+    with ``recording``, Neo recordings of both phases into ``run_dir/recordings``.
+    ``overrides`` (``evaluation.name=value``) change how the trained network is tested."""
     run_dir = Path(run_dir)
     ckpt = checkpoint.load(run_dir)
     params = load_defaults(ckpt.model).with_values(ckpt.parameters, "checkpoint")
+    params = params.with_overrides(evaluation_overrides(overrides))
     n_label = label_examples or params.evaluation.label_examples
     n_test = examples or params.evaluation.test_examples
     digits = ckpt.info.get("digits")
@@ -119,7 +134,9 @@ def evaluate(run_dir: Path, split: str = "test", examples: int | None = None,
                                         backend_name)
         for phase in ("label", split):
             recorders[phase] = Recorder(recording, run_dir, phase, annotations)
-    restart_every = params.evaluation.restart_every
+    # while recording, a fresh simulator every --record-chunk examples keeps memory flat
+    restart_every = params.evaluation.restart_every if recording is None \
+        else min(params.evaluation.restart_every, recording.chunk)
     # a recording file closes between runs in which no recorded example awaits a re-show:
     # with many showings per run that may never happen
     per_run = None if recording is not None else params.evaluation.showings_per_run
