@@ -37,7 +37,7 @@ for path in sorted(Path(sys.argv[1]).glob("chunk-*")):
                         "predicted": int(epoch.array_annotations["predicted"][k]),
                         "showing": int(epoch.array_annotations["showing"][k]),
                         "intensity": int(epoch.array_annotations["intensity"][k]),
-                        "rows": len(epoch),
+                        "rows": len(epoch), "start": float(start),
                         "counts": counts, "file": path.name,
                         "signals": sorted({(s.name, s.annotations["population"], s.shape[1])
                                            for s in seg.analogsignals}),
@@ -147,6 +147,25 @@ def test_evaluation_restarts_the_simulator_and_writes_a_file_at_each_restart(tmp
         assert [exc.get(str(i), 0) for i in range(10)] == saved["responses"][k].tolist()
     assert sorted({v["file"] for v in reload(run / "recordings" / "label").values()}) == [
         "chunk-000000.nix", "chunk-000002.nix"]
+
+
+def test_evaluation_while_recording_restarts_the_simulator_with_each_file(tmp_path):
+    """Without recording the frozen network is rebuilt only every evaluation.restart_every
+    (10,000) examples; while recording, also every --record-chunk examples, so NEST's memory
+    and a file's clock never run on past a file."""
+    run = tmp_path / "run"
+    assert main(["train", "--run-dir", str(run), "--neurons", "10", "--examples", "0",
+                 "--quiet"]) == 0
+    plan = RecordingPlan(populations=("excitatory",), variables=("spikes",), chunk=2)
+    evaluate(run, "test", examples=5, label_examples=1, progress=False, recording=plan)
+    test = reload(run / "recordings" / "test")
+    assert [test[k]["file"] for k in range(5)] == [
+        "chunk-000000.nix", "chunk-000000.nix", "chunk-000002.nix", "chunk-000002.nix",
+        "chunk-000004.nix"]
+    period = 500.0   # ms: 350 ms shown, 150 ms of rest; a re-show starts a period later
+    first_showing = {k: v["start"] - (v["showing"] - 1) * period for k, v in test.items()}
+    assert first_showing[1] == first_showing[0] + period
+    assert first_showing[2] == first_showing[4] == first_showing[0]
 
 
 def test_memory_release_finds_hdf5_and_glibc(tmp_path):
