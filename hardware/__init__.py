@@ -56,7 +56,7 @@ def open_backend(name: str, params):
         from .spinnaker import SpinnakerBackend
         model = importlib.import_module(f"spiking_mnist.models.{params.name}")
 
-        def build_network(pynn, n_inputs, input_synapse, connectors):
-            return model.build(pynn, params, n_inputs, input_synapse, connectors)
+        def build_network(pynn, n_inputs, input_synapse, masks, connectors):
+            return model.build(pynn, params, n_inputs, input_synapse, masks, connectors)
         return SpinnakerBackend(sim.timestep, sim.threads, sim.seed, max_delay, build_network)
     raise BackendError(f"unknown backend {name!r}; choose one of: {', '.join(BACKENDS)}")

@@ -14,10 +14,12 @@ input -> excitatory STDP   ``PfisterSpikeTriplet`` with ``WeightDependenceAdditi
                            (``A3_plus``) terms: the NEST profile's rule, all-to-all traces. No
                            combined binary exists, so it runs on split cores
                            (``IF_cond_exp_neuron`` + ``synapses_stdp_mad_pfister_triplet_additive``)
-input -> excitatory        ``FromListConnector`` of every pair, its weights and delays in the
-weights and delays         list: sPyNNaker takes no weight arrays and has no ``Projection.set``
-inhibitory -> excitatory   ``FromListConnector`` of every pair but i -> i: sPyNNaker 7.4's
-                           ``ArrayConnector`` counts whole rows per core, so N=400 cannot map
+input -> excitatory        ``FromListConnector`` of every pair (or of the model's mask), its
+weights and delays         weights and delays in the list: sPyNNaker takes no weight arrays
+                           and has no ``Projection.set``
+inhibitory -> excitatory   ``FromListConnector`` of every pair but i -> i (or of the model's
+                           mask): sPyNNaker 7.4's ``ArrayConnector`` counts whole rows per
+                           core, so N=400 cannot map
 neurons per core           :data:`NEURONS_PER_CORE`; 256 makes input rows longer than the
                            254 plastic synapses a row holds
 =========================  ==================================================================
@@ -84,8 +86,8 @@ class SpinnakerBackend:
                  build_network):
         """``threads``, ``seed`` and ``max_delay`` are not used (nothing random runs on the
         board; sPyNNaker adds delay cores for long delays itself);
-        ``build_network(sim, n_inputs, input_synapse, connectors)`` builds the model's
-        network and is called again for every chunk."""
+        ``build_network(sim, n_inputs, input_synapse, masks, connectors)`` builds the
+        model's network and is called again for every chunk."""
         if not spinnaker_config.user_files():
             raise BackendError("no sPyNNaker configuration found; choose a machine with "
                                + spinnaker_config.CHOICES)
@@ -103,6 +105,7 @@ class SpinnakerBackend:
         self._split_classes: dict[type, bool] = {}
         self._synapse_cores = 1
         self._n_inputs = self._n = 0
+        self._masks: dict[str, np.ndarray] = {}
         self._weights = self._delays = self._thresholds = None
         self._schedule: list[np.ndarray] = []
         self._schedule_start = 0.0      # model time (ms) the schedule is relative to
@@ -157,6 +160,7 @@ class SpinnakerBackend:
             self.end()  # a refused network leaves no sPyNNaker session behind
             raise
         self._n_inputs, self._n = network.inputs.size, network.excitatory.size
+        self._masks = network.masks
         self._weights = np.zeros((self._n_inputs, self._n))
         self._delays = np.full((self._n_inputs, self._n), self.timestep)
         self._stale = True
@@ -209,11 +213,12 @@ class SpinnakerBackend:
         return out
 
     def _connectors(self) -> dict:
-        """Explicit connectors holding the host state (see the table above)."""
-        i, j = np.indices((self._n_inputs, self._n))
-        rows = np.column_stack([i.ravel(), j.ravel(), self._uS(self._weights).ravel(),
-                                self._delays.ravel()])
-        others = np.argwhere(~np.eye(self._n, dtype=bool))
+        """Explicit connectors holding the host state and the model's pairs (see the table
+        above)."""
+        pairs = self._masks.get("input_to_exc", np.ones((self._n_inputs, self._n), bool))
+        i, j = np.nonzero(pairs)
+        rows = np.column_stack([i, j, self._uS(self._weights[i, j]), self._delays[i, j]])
+        others = np.argwhere(self._masks.get("inh_to_exc", ~np.eye(self._n, dtype=bool)))
         return {"input_to_exc": self.sim.FromListConnector(rows),
                 "inh_to_exc": self.sim.FromListConnector(others)}
 
@@ -226,7 +231,7 @@ class SpinnakerBackend:
         for cls, split in self._split_classes.items():
             self.sim.set_number_of_synapse_cores(cls, self._synapse_cores if split else 0)
         network = self._build_network(self.sim, self._n_inputs, self._synapse_type(),
-                                      self._connectors())
+                                      self._masks, self._connectors())
         for label, population in self._neuron_populations(network).items():
             if label in NEURONS_PER_CORE:
                 population.set_max_atoms_per_core(NEURONS_PER_CORE[label])

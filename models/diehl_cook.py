@@ -10,7 +10,7 @@ can set a neuron's threshold between runs runs it.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -30,6 +30,9 @@ class DiehlCookNetwork:
     input_to_exc: Any
     exc_to_inh: Any
     inh_to_exc: Any
+    #: projection name -> boolean (pre, post) array of the pairs it connects, where it is
+    #: not the default rule (see :func:`build`)
+    masks: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 def validate(params: Parameters) -> None:
@@ -111,22 +114,34 @@ def input_delays(params: Parameters, n_inputs: int, rng: np.random.Generator) ->
 
 
 def build(sim, params: Parameters, n_inputs: int, input_synapse,
-          connectors: dict | None = None, cell_types: dict | None = None) -> DiehlCookNetwork:
+          masks: dict[str, np.ndarray] | None = None, connectors: dict | None = None,
+          cell_types: dict | None = None) -> DiehlCookNetwork:
     """Create the network with the PyNN module ``sim``.
 
     ``input_synapse`` is the PyNN synapse type of input -> excitatory: plastic for training,
     static for testing, in units of :func:`synaptic_unit`; its weights and delays are
     installed afterwards from :func:`initial_weights` / :func:`input_delays` or a checkpoint.
-    ``connectors`` (projection name -> PyNN connector) replaces the rule of a projection by an
-    equivalent explicit one, for a backend that needs it (SpiNNaker: weights given at
-    creation, see ``hardware/spinnaker.py``). ``cell_types`` (PyNN standard cell type name ->
-    class) gives a backend's own implementation of a standard cell type, with the same
-    parameters (NEST: ``IF_cond_exp`` integrated with a fixed step, ``hardware/nest.py``).
+    ``masks`` (``input_to_exc`` and/or ``inh_to_exc`` -> boolean (pre, post) array) keeps
+    only the pairs marked, instead of every input -> every excitatory neuron and every
+    inhibitory neuron -> every other excitatory neuron (e.g. the frozen copies of
+    :mod:`.patches`). ``connectors`` (projection name -> PyNN connector) replaces the rule
+    of a projection by an equivalent explicit one, for a backend that needs it (SpiNNaker:
+    weights given at creation, see ``hardware/spinnaker.py``). ``cell_types`` (PyNN
+    standard cell type name -> class) gives a backend's own implementation of a standard
+    cell type, with the same parameters (NEST: ``IF_cond_exp`` integrated with a fixed
+    step, ``hardware/nest.py``).
     """
     n = params.network.n_excitatory
     cell = cell_type(sim, params)
     cell = (cell_types or {}).get(cell.__name__, cell)
-    connectors = connectors or {}
+    masks, connectors = dict(masks or {}), connectors or {}
+    if unknown := set(masks) - {"input_to_exc", "inh_to_exc"}:
+        raise ValueError(f"masks for {sorted(unknown)}: only input_to_exc and inh_to_exc")
+
+    def rule(name: str, default):
+        if name in connectors:
+            return connectors[name]
+        return sim.ArrayConnector(masks[name]) if name in masks else default()
     inputs = sim.Population(n_inputs, sim.SpikeSourceArray(spike_times=[]), label="inputs")
     excitatory = sim.Population(n, cell(**cell_parameters(params, "excitatory")),
                                 initial_values={"v": params.excitatory.v_init},
@@ -135,7 +150,7 @@ def build(sim, params: Parameters, n_inputs: int, input_synapse,
                                 initial_values={"v": params.inhibitory.v_init},
                                 label="inhibitory")
     input_to_exc = sim.Projection(inputs, excitatory,
-                                  connectors.get("input_to_exc") or sim.AllToAllConnector(),
+                                  rule("input_to_exc", sim.AllToAllConnector),
                                   input_synapse, receptor_type="excitatory",
                                   label="input_to_exc")
     exc_to_inh = sim.Projection(
@@ -146,13 +161,13 @@ def build(sim, params: Parameters, n_inputs: int, input_synapse,
         receptor_type="excitatory", label="exc_to_inh")
     inh_to_exc = sim.Projection(
         inhibitory, excitatory,
-        connectors.get("inh_to_exc") or sim.ArrayConnector(~np.eye(n, dtype=bool)),
+        rule("inh_to_exc", lambda: sim.ArrayConnector(~np.eye(n, dtype=bool))),
         sim.StaticSynapse(weight=params.inh_to_exc.weight
                           * synaptic_unit(params, "excitatory", "inhibitory"),
                           delay=params.inh_to_exc.delay),
         receptor_type="inhibitory", label="inh_to_exc")
     return DiehlCookNetwork(inputs, excitatory, inhibitory, input_to_exc, exc_to_inh,
-                            inh_to_exc)
+                            inh_to_exc, masks)
 
 
 class Homeostasis:

@@ -134,15 +134,15 @@ def copied(kernel: np.ndarray, receptive: np.ndarray, n_inputs: int) -> np.ndarr
     return out
 
 
-def coding_connectors(sim, receptive: np.ndarray, n_inputs: int, k: int) -> dict:
-    """Connectors that make :func:`diehl_cook.build` a network of frozen copies: each copy's
-    excitatory neurons read only its inputs, and its inhibitory neurons reach only the other
-    excitatory neurons of the same copy."""
+def coding_masks(receptive: np.ndarray, n_inputs: int, k: int) -> dict[str, np.ndarray]:
+    """The pairs that make :func:`diehl_cook.build` a network of frozen copies (its
+    ``masks``): each copy's excitatory neurons read only its inputs, and its inhibitory
+    neurons reach only the other excitatory neurons of the same copy."""
     copies = len(receptive)
     reads = copied(np.ones((receptive.shape[1], k)), receptive, n_inputs) > 0
     same_copy = np.kron(np.eye(copies, dtype=bool), np.ones((k, k), dtype=bool))
-    return {"input_to_exc": sim.ArrayConnector(reads),
-            "inh_to_exc": sim.ArrayConnector(same_copy & ~np.eye(copies * k, dtype=bool))}
+    return {"input_to_exc": reads,
+            "inh_to_exc": same_copy & ~np.eye(copies * k, dtype=bool)}
 
 
 def synapse_counts(params: Parameters) -> dict[str, int]:

@@ -8,13 +8,13 @@ from spiking_mnist.models import diehl_cook
 
 
 def open_network(params, backend_name: str, weights: np.ndarray, delays: np.ndarray,
-                 theta: np.ndarray, plastic: bool, recording=None, connectors=None):
+                 theta: np.ndarray, plastic: bool, recording=None, masks=None):
     """Set up the backend, build the network and install the state; returns (backend, network).
 
     With ``plastic`` the input synapses learn by STDP; otherwise they are static (testing).
     ``recording`` (a :class:`~spiking_mnist.runners.recording.RecordingPlan`) sets up what
-    the backend records; ``connectors(sim)`` gives connectors that replace projection rules
-    (see :func:`diehl_cook.build`), e.g. for the frozen copies of
+    the backend records; ``masks`` restrict projections to some pairs (see
+    :func:`diehl_cook.build`), e.g. for the frozen copies of
     :mod:`~spiking_mnist.models.patches`.
     """
     backend = open_backend(backend_name, params)
@@ -22,8 +22,7 @@ def open_network(params, backend_name: str, weights: np.ndarray, delays: np.ndar
     synapse = backend.input_synapse(
         stdp, 1e3 * diehl_cook.synaptic_unit(params, "excitatory", "excitatory"))
     network = diehl_cook.build(backend.sim, params, weights.shape[0], synapse,
-                               None if connectors is None else connectors(backend.sim),
-                               getattr(backend, "cell_types", None))
+                               masks, cell_types=getattr(backend, "cell_types", None))
     backend.attach(network, stdp)
     if recording is not None:
         backend.record(recording.backend_populations(), recording.signals, recording.neurons)

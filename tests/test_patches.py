@@ -69,7 +69,7 @@ def test_frozen_copies_have_the_counted_synapses_and_do_not_interact():
     theta = np.full(108, lp.theta.offset)                        # threshold = v_thresh
     backend, net = open_network(
         lp, "nest", ones, ones, theta, plastic=False,
-        connectors=lambda sim: patches.coding_connectors(sim, receptive, 900, 3))
+        masks=patches.coding_masks(receptive, 900, 3))
     nest = backend._nest
     synapses = sum(len(nest.GetConnections(a.node_collection, b.node_collection))
                    for a, b in ((net.inputs, net.excitatory), (net.excitatory, net.inhibitory),

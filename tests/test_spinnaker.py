@@ -1,6 +1,9 @@
 """The SpiNNaker profile on sPyNNaker's virtual board: the SpiNNaker variant of the network
-maps at N=100 and N=400 with its state and a whole chunk of input, the preflight refuses
-pairs without binaries, and a virtual board gives no made-up spikes."""
+maps at N=100 and N=400 with its state and a whole chunk of input, so do the frozen layers
+of the patch hierarchy, the preflight refuses pairs without binaries, and a virtual board
+gives no made-up spikes."""
+import tomllib
+
 import numpy as np
 import pytest
 
@@ -11,7 +14,7 @@ from spiking_mnist.hardware import spinnaker_binaries  # noqa: E402
 from spiking_mnist.hardware.spinnaker import NEURONS_PER_CORE, stdp_rounding  # noqa: E402
 from spiking_mnist.inputs.encoding import (chunk_spike_times, poisson_spike_times,  # noqa: E402
                                            rates_hz, spike_rng)
-from spiking_mnist.models import diehl_cook  # noqa: E402
+from spiking_mnist.models import diehl_cook, patches  # noqa: E402
 from spiking_mnist.models.parameters import load_parameters  # noqa: E402
 from spiking_mnist.runners.session import open_network  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -96,3 +99,43 @@ def test_default_unit_conductance_rounds_the_stdp_step_and_the_variant_does_not(
     assert stdp_rounding(default.stdp, default.network.unit_conductance) == [
         "stdp.nu_pre = 0.0001 becomes 0.89 times itself"]
     assert stdp_rounding(variant.stdp, variant.network.unit_conductance) == []
+
+
+@pytest.mark.parametrize("layer", patches.LAYERS)
+def test_frozen_hierarchy_layer_maps_with_only_its_copies_pairs(virtual_board, layer):
+    """The frozen copies of a patch-hierarchy layer, under the SpiNNaker variant's
+    constraints, map with exactly the synapses of models/patches (each copy reads its own
+    patch or block; inhibition stays within a copy) and their weights."""
+    params = load_parameters("patches")
+    lp = patches.layer_parameters(params, layer, coding=True).with_values(
+        tomllib.loads(VARIANT.read_text()), VARIANT.name)
+    receptive = patches.receptive_inputs(params, layer)
+    n_inputs = patches.layer_inputs(params, layer)
+    k = getattr(params, f"layer{layer}").n_excitatory
+    kernel = np.random.default_rng(layer).uniform(0.05, 1.0, (receptive.shape[1], k))
+    masks = patches.coding_masks(receptive, n_inputs, k)
+    weights = patches.copied(kernel, receptive, n_inputs)
+    backend, _ = open_network(lp, "spinnaker", weights,
+                              patches.copied(np.ones_like(kernel), receptive, n_inputs),
+                              np.full(lp.network.n_excitatory, 5.0), plastic=False,
+                              masks=masks)
+    backend.set_input_spikes([np.arange(1.0, 300.0, 10.0 + i % 7) for i in range(n_inputs)])
+    backend.run(2 * PERIOD)
+    mapped = backend._network
+    assert backend.resources.cores > 2 * -(-lp.network.n_excitatory // NEURONS_PER_CORE[
+        "excitatory"])
+    mapped_synapses = lp.network.n_excitatory                   # exc -> inh, one to one
+    for name in ("input_to_exc", "inh_to_exc"):
+        pairs = getattr(mapped, name).get("weight", format="list")
+        assert len(pairs) == masks[name].sum()
+        assert all(masks[name][int(i), int(j)] for i, j, _ in pairs)
+        mapped_synapses += len(pairs)
+    assert mapped_synapses == patches.synapse_counts(params)[f"layer{layer}"]
+    board = np.nan_to_num(np.asarray(mapped.input_to_exc.get("weight", format="array"),
+                                     dtype=float)) / backend._uS(1.0)
+    # sPyNNaker holds weights as 16-bit numbers scaled per core for the largest summed input
+    # it expects (its ring-buffer shift): with this dense input the grid is ~1/700 of a unit
+    # in layer 1 (25 inputs per neuron), 1/176 in layer 2 (100), 1/44 in layer 3 (450)
+    largest_error = {1: 1e-3, 2: 4e-3, 3: 1.5e-2}[layer]
+    np.testing.assert_allclose(board, weights, atol=largest_error * weights.max())
+    backend.end()
