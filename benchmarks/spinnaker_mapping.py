@@ -56,7 +56,7 @@ def measure(n: int, images: np.ndarray) -> dict:
         diehl_cook.initial_weights(params, images.shape[1], rng),
         params.normalisation.column_sum)
     delays = diehl_cook.input_delays(params, images.shape[1], rng)
-    return mapped(params, images, weights, delays, plastic=True, masks=None) | {"n": n}
+    return mapped(params, images, weights, delays, plastic=True, masks=None) | {"n": f"N={n}"}
 
 
 def measure_layer(layer: int, images: np.ndarray) -> dict:
@@ -113,7 +113,7 @@ def main(argv=None) -> int:
     print(configure_machine("spinnaker", "virtual"), file=sys.stderr)
     images = mnist.load("train", args.data_dir).images[:args.examples]
     images = images.reshape(len(images), -1)
-    print(f"| N | input spikes ({args.examples} examples) | preflight + build + schedule (s) | "
+    print(f"| network | input spikes ({args.examples} examples) | preflight + build + schedule (s) | "
           "map + generate data (s) | boards | chips | cores (+ sPyNNaker's) | SDRAM (MiB) |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- |")
     measured = (measure(n, images) for n in args.neurons)
@@ -122,9 +122,9 @@ def main(argv=None) -> int:
                                               for layer in patches.LAYERS))
     for m in measured:
         r = m["resources"]
-        print(f"| {m['n']} | {m['spikes']:,} | {m['build_s']:.1f} | {m['map_s']:.1f} | {r.boards} | "
-              f"{r.chips} | {r.cores} (+{r.system_cores}) | {r.sdram_bytes / 2**20:.1f} |",
-              flush=True)
+        print(f"| {m['n']} | {m['spikes']:,} | {m['build_s']:.1f} | {m['map_s']:.1f} | "
+              f"{r.boards} | {r.chips} | {r.cores} (+{r.system_cores}) | "
+              f"{r.sdram_bytes / 2**20:.1f} |", flush=True)
     return 0
 
 

@@ -215,10 +215,12 @@ class SpinnakerBackend:
     def _connectors(self) -> dict:
         """Explicit connectors holding the host state and the model's pairs (see the table
         above)."""
-        pairs = self._masks.get("input_to_exc", np.ones((self._n_inputs, self._n), bool))
-        i, j = np.nonzero(pairs)
+        pairs = self._masks.get("input_to_exc")
+        i, j = np.indices(self._weights.shape).reshape(2, -1) if pairs is None \
+            else np.nonzero(pairs)
         rows = np.column_stack([i, j, self._uS(self._weights[i, j]), self._delays[i, j]])
-        others = np.argwhere(self._masks.get("inh_to_exc", ~np.eye(self._n, dtype=bool)))
+        inhibition = self._masks.get("inh_to_exc")
+        others = np.argwhere(~np.eye(self._n, dtype=bool) if inhibition is None else inhibition)
         return {"input_to_exc": self.sim.FromListConnector(rows),
                 "inh_to_exc": self.sim.FromListConnector(others)}
 
@@ -269,7 +271,8 @@ class SpinnakerBackend:
         return self._weights[:, slice(None) if columns is None else columns].copy()
 
     def set_weights(self, weights: np.ndarray, columns=None) -> None:
-        """Dimensionless weights, shape (n_inputs, len(columns)), for the next build."""
+        """Dimensionless weights, shape (n_inputs, len(columns)), for the next build (only
+        the pairs the network connects are mapped)."""
         if not self._weights_current:
             self._read_weights()
         self._weights[:, slice(None) if columns is None else columns] = weights

@@ -135,8 +135,12 @@ def build(sim, params: Parameters, n_inputs: int, input_synapse,
     cell = cell_type(sim, params)
     cell = (cell_types or {}).get(cell.__name__, cell)
     masks, connectors = dict(masks or {}), connectors or {}
-    if unknown := set(masks) - {"input_to_exc", "inh_to_exc"}:
-        raise ValueError(f"masks for {sorted(unknown)}: only input_to_exc and inh_to_exc")
+    shapes = {"input_to_exc": (n_inputs, n), "inh_to_exc": (n, n)}
+    for name, mask in masks.items():
+        if name not in shapes or np.shape(mask) != shapes[name] \
+                or np.asarray(mask).dtype != bool:
+            raise ValueError(f"mask {name!r}: give boolean arrays of shape (pre, post) for "
+                             f"{', '.join(f'{k} {v}' for k, v in shapes.items())}")
 
     def rule(name: str, default):
         if name in connectors:

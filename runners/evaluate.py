@@ -134,7 +134,7 @@ def evaluate(run_dir: Path, split: str = "test", examples: int | None = None,
                                         backend_name)
         for phase in ("label", split):
             recorders[phase] = Recorder(recording, run_dir, phase, annotations)
-    # while recording, a fresh simulator every --record-chunk examples keeps memory flat
+    # while recording, a fresh simulator every --record-chunk examples shown keeps memory flat
     restart_every = params.evaluation.restart_every if recording is None \
         else min(params.evaluation.restart_every, recording.chunk)
     # a recording file closes between runs in which no recorded example awaits a re-show:

@@ -73,3 +73,13 @@ def test_import_is_silent():
                           timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "" and done.stderr.strip() == "", (done.stdout, done.stderr)
+
+
+def test_build_refuses_a_mask_of_the_wrong_shape():
+    """A mask must mark (pre, post) pairs: transposed, it would connect the wrong ones."""
+    p = load_parameters("diehl_cook", None, ["network.n_excitatory=3", "simulation.threads=1"])
+    backend = open_backend("nest", p)
+    with pytest.raises(ValueError, match="mask 'input_to_exc'"):
+        diehl_cook.build(backend.sim, p, 4, backend.input_synapse(None, 1.0),
+                         masks={"input_to_exc": np.ones((3, 4), dtype=bool)})
+    backend.end()

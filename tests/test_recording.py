@@ -164,7 +164,7 @@ def test_evaluation_while_recording_restarts_the_simulator_with_each_file(tmp_pa
         "chunk-000004.nix"]
     period = 500.0   # ms: 350 ms shown, 150 ms of rest; a re-show starts a period later
     first_showing = {k: v["start"] - (v["showing"] - 1) * period for k, v in test.items()}
-    assert first_showing[1] == first_showing[0] + period
+    assert first_showing[1] == first_showing[0] + test[0]["showing"] * period
     assert first_showing[2] == first_showing[4] == first_showing[0]
 
 

@@ -124,15 +124,15 @@ def test_frozen_hierarchy_layer_maps_with_only_its_copies_pairs(virtual_board, l
     mapped = backend._network
     assert backend.resources.cores > 2 * -(-lp.network.n_excitatory // NEURONS_PER_CORE[
         "excitatory"])
-    mapped_synapses = lp.network.n_excitatory                   # exc -> inh, one to one
+    mapped_synapses = len(mapped.exc_to_inh.get("weight", format="list"))
     for name in ("input_to_exc", "inh_to_exc"):
         pairs = getattr(mapped, name).get("weight", format="list")
         assert len(pairs) == masks[name].sum()
         assert all(masks[name][int(i), int(j)] for i, j, _ in pairs)
         mapped_synapses += len(pairs)
     assert mapped_synapses == patches.synapse_counts(params)[f"layer{layer}"]
-    board = np.nan_to_num(np.asarray(mapped.input_to_exc.get("weight", format="array"),
-                                     dtype=float)) / backend._uS(1.0)
+    backend._weights_current = False                     # read them back from the board
+    board = backend.get_weights()
     # sPyNNaker holds weights as 16-bit numbers scaled per core for the largest summed input
     # it expects (its ring-buffer shift): with this dense input the grid is ~1/700 of a unit
     # in layer 1 (25 inputs per neuron), 1/176 in layer 2 (100), 1/44 in layer 3 (450)
