@@ -17,8 +17,8 @@ input -> excitatory STDP   ``PfisterSpikeTriplet`` with ``WeightDependenceAdditi
 input -> excitatory        ``FromListConnector`` of every pair (or of the model's mask), its
 weights and delays         weights and delays in the list: sPyNNaker takes no weight arrays
                            and has no ``Projection.set``
-inhibitory -> excitatory   ``FromListConnector`` of every pair but i -> i (or of the model's
-                           mask): sPyNNaker 7.4's ``ArrayConnector`` counts whole rows per
+inhibitory -> excitatory   ``FromListConnector`` of the model's mask (D&C: every pair but
+                           i -> i): sPyNNaker 7.4's ``ArrayConnector`` counts whole rows per
                            core, so N=400 cannot map
 neurons per core           :data:`NEURONS_PER_CORE`; 256 makes input rows longer than the
                            254 plastic synapses a row holds
@@ -219,8 +219,7 @@ class SpinnakerBackend:
         i, j = np.indices(self._weights.shape).reshape(2, -1) if pairs is None \
             else np.nonzero(pairs)
         rows = np.column_stack([i, j, self._uS(self._weights[i, j]), self._delays[i, j]])
-        inhibition = self._masks.get("inh_to_exc")
-        others = np.argwhere(~np.eye(self._n, dtype=bool) if inhibition is None else inhibition)
+        others = np.argwhere(self._masks["inh_to_exc"])
         return {"input_to_exc": self.sim.FromListConnector(rows),
                 "inh_to_exc": self.sim.FromListConnector(others)}
 

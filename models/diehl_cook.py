@@ -30,8 +30,8 @@ class DiehlCookNetwork:
     input_to_exc: Any
     exc_to_inh: Any
     inh_to_exc: Any
-    #: projection name -> boolean (pre, post) array of the pairs it connects, where it is
-    #: not the default rule (see :func:`build`)
+    #: projection name -> boolean (pre, post) array of the pairs it connects; every
+    #: projection not named here is all-to-all (see :func:`build`)
     masks: dict[str, np.ndarray] = field(default_factory=dict)
 
 
@@ -134,7 +134,8 @@ def build(sim, params: Parameters, n_inputs: int, input_synapse,
     n = params.network.n_excitatory
     cell = cell_type(sim, params)
     cell = (cell_types or {}).get(cell.__name__, cell)
-    masks, connectors = dict(masks or {}), connectors or {}
+    masks = {"inh_to_exc": ~np.eye(n, dtype=bool), **(masks or {})}
+    connectors = connectors or {}
     shapes = {"input_to_exc": (n_inputs, n), "inh_to_exc": (n, n)}
     for name, mask in masks.items():
         if name not in shapes or np.shape(mask) != shapes[name] \
@@ -142,10 +143,10 @@ def build(sim, params: Parameters, n_inputs: int, input_synapse,
             raise ValueError(f"mask {name!r}: give boolean arrays of shape (pre, post) for "
                              f"{', '.join(f'{k} {v}' for k, v in shapes.items())}")
 
-    def rule(name: str, default):
+    def rule(name: str):
         if name in connectors:
             return connectors[name]
-        return sim.ArrayConnector(masks[name]) if name in masks else default()
+        return sim.ArrayConnector(masks[name]) if name in masks else sim.AllToAllConnector()
     inputs = sim.Population(n_inputs, sim.SpikeSourceArray(spike_times=[]), label="inputs")
     excitatory = sim.Population(n, cell(**cell_parameters(params, "excitatory")),
                                 initial_values={"v": params.excitatory.v_init},
@@ -154,7 +155,7 @@ def build(sim, params: Parameters, n_inputs: int, input_synapse,
                                 initial_values={"v": params.inhibitory.v_init},
                                 label="inhibitory")
     input_to_exc = sim.Projection(inputs, excitatory,
-                                  rule("input_to_exc", sim.AllToAllConnector),
+                                  rule("input_to_exc"),
                                   input_synapse, receptor_type="excitatory",
                                   label="input_to_exc")
     exc_to_inh = sim.Projection(
@@ -165,7 +166,7 @@ def build(sim, params: Parameters, n_inputs: int, input_synapse,
         receptor_type="excitatory", label="exc_to_inh")
     inh_to_exc = sim.Projection(
         inhibitory, excitatory,
-        rule("inh_to_exc", lambda: sim.ArrayConnector(~np.eye(n, dtype=bool))),
+        rule("inh_to_exc"),
         sim.StaticSynapse(weight=params.inh_to_exc.weight
                           * synaptic_unit(params, "excitatory", "inhibitory"),
                           delay=params.inh_to_exc.delay),
