@@ -97,7 +97,8 @@ def receptive_inputs(params: Parameters, layer: int) -> np.ndarray:
 
 def layer_parameters(params: Parameters, layer: int, coding: bool = False) -> Parameters:
     """The D&C parameters of ``layer``'s learning network, or with ``coding`` of its frozen
-    copies (``code_inhibition``, ``code_intensity``, n_excitatory = copies x k)."""
+    copies (``code_inhibition``, ``code_intensity``, n_excitatory = copies x k). The lateral
+    delays are one time step (D&C has none), whatever ``simulation.timestep``."""
     if layer not in LAYERS:
         raise ConfigError(f"layer {layer}: the hierarchy has layers {LAYERS}")
     p = getattr(params, f"layer{layer}")
@@ -109,7 +110,9 @@ def layer_parameters(params: Parameters, layer: int, coding: bool = False) -> Pa
         "encoding": {"rate_per_intensity": p.rate_per_intensity,
                      "presentation": params.encoding.presentation,
                      "rest": params.encoding.rest},
-        "inh_to_exc": {"weight": p.code_inhibition if coding else p.inhibition},
+        "exc_to_inh": {"delay": params.simulation.timestep},
+        "inh_to_exc": {"weight": p.code_inhibition if coding else p.inhibition,
+                       "delay": params.simulation.timestep},
         "theta": {"plus": p.theta_plus},
         "simulation": {"timestep": params.simulation.timestep,
                        "showings_per_run": params.simulation.showings_per_run,

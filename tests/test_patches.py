@@ -45,6 +45,15 @@ def test_default_network_has_fewer_than_500000_synapses():
     assert counts["layer1"] == 36 * (25 * 25 + 25 + 25 * 24)
 
 
+def test_every_layer_runs_at_a_1_ms_step_with_one_step_lateral_delays():
+    params = load_parameters("patches", None, ["simulation.timestep=1.0"])
+    for layer in patches.LAYERS:
+        for coding in (False, True):
+            lp = patches.layer_parameters(params, layer, coding)
+            assert lp.exc_to_inh.delay == lp.inh_to_exc.delay == 1.0
+            diehl_cook.validate(lp)
+
+
 def test_copied_kernels_sit_on_each_copys_inputs_only():
     kernel = np.arange(6.0).reshape(3, 2) + 1
     out = patches.copied(kernel, np.array([[0, 1, 2], [3, 4, 5]]), 7)
