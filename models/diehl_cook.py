@@ -58,6 +58,13 @@ def validate(params: Parameters) -> None:
         raise ConfigError("input_to_exc.weight_max is above stdp.w_max")
     if params.encoding.initial_intensity > params.encoding.max_intensity:
         raise ConfigError("encoding.initial_intensity is above encoding.max_intensity")
+    enc = params.encoding
+    if enc.max_intensity * enc.rate_per_intensity * dt > 1000.0:
+        raise ConfigError(
+            f"encoding.max_intensity = {enc.max_intensity} gives a full-scale input "
+            f"{enc.max_intensity * enc.rate_per_intensity:g} Hz, more than one spike per "
+            f"{dt} ms time step; lower encoding.max_intensity to at most "
+            f"{int(1000.0 / (dt * enc.rate_per_intensity))} or the time step")
     if params.theta.kept == "cells" and (params.network.synapses != "conductance"
                                          or params.simulation.cell_integration != "fixed_step"):
         raise ConfigError("theta.kept = cells needs the fixed-step conductance cell "

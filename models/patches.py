@@ -121,9 +121,11 @@ def layer_parameters(params: Parameters, layer: int, coding: bool = False) -> Pa
                      "checkpoint_every": params.training.checkpoint_every,
                      "validate_every": 0},
     }
+    # D&C's re-show cap (32), lowered to the most a time step carries (1 spike per step)
+    cap = min(32, int(1000.0 / (params.simulation.timestep * p.rate_per_intensity)))
+    values["encoding"]["max_intensity"] = max(p.code_intensity, cap) if coding else cap
     if coding:
-        values["encoding"].update(initial_intensity=p.code_intensity,
-                                  max_intensity=max(p.code_intensity, 32))
+        values["encoding"]["initial_intensity"] = p.code_intensity
     return load_defaults("diehl_cook").with_values(values, f"layer{layer} of patches.toml")
 
 

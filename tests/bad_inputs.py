@@ -232,6 +232,9 @@ CASES = [
     Case("a delay shorter than the time step",
          "train --run-dir TMP/run --set simulation.timestep=1.0 --set exc_to_inh.delay=0.5", 2,
          "shorter than the time step"),
+    Case("a re-show cap whose input rate exceeds one spike per time step",
+         "train --run-dir TMP/run --set simulation.timestep=1.0 --set exc_to_inh.delay=1.0 "
+         "--set inh_to_exc.delay=1.0", 2, "more than one spike per 1.0 ms time step"),
     Case("theta kept in the cells with NEST's own (adaptive) cell",
          "train --run-dir TMP/run --set theta.kept=cells --set simulation.cell_integration=adaptive",
          2, "--set theta.kept=host"),

@@ -45,12 +45,13 @@ def test_default_network_has_fewer_than_500000_synapses():
     assert counts["layer1"] == 36 * (25 * 25 + 25 + 25 * 24)
 
 
-def test_every_layer_runs_at_a_1_ms_step_with_one_step_lateral_delays():
+def test_every_layer_runs_at_a_1_ms_step_with_one_step_delays_and_rates_it_carries():
     params = load_parameters("patches", None, ["simulation.timestep=1.0"])
     for layer in patches.LAYERS:
         for coding in (False, True):
             lp = patches.layer_parameters(params, layer, coding)
             assert lp.exc_to_inh.delay == lp.inh_to_exc.delay == 1.0
+            assert lp.encoding.max_intensity * lp.encoding.rate_per_intensity <= 1000.0
             diehl_cook.validate(lp)
 
 
