@@ -1,0 +1,53 @@
+"""How the linear readout of a patch-hierarchy code depends on what it is fitted on: the
+accuracy on the coded validation images of a logistic regression
+(``runners.readout.linear``) fitted on the first N coded training images, for each N,
+inverse regularisation C and count transform. For tuning: the test images are not read.
+
+    python benchmarks/patches_readout.py runs/patches --layer 1 --train 5000 10000 20000 \\
+        --inverse-regularisation 0.01 0.1 1 --transform raw sqrt
+"""
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+
+from spiking_mnist.runners import hierarchy, readout
+
+TRANSFORMS = {"raw": lambda counts: counts, "sqrt": np.sqrt, "log1p": np.log1p}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("run_dir", help="a hierarchy run with training and validation codes")
+    parser.add_argument("--layer", type=int, nargs="+", default=[1],
+                        help="layers whose codes, side by side, are the features")
+    parser.add_argument("--train", type=int, nargs="+", default=[5000],
+                        help="coded training images the readout is fitted on")
+    parser.add_argument("--inverse-regularisation", type=float, nargs="+", default=[0.1])
+    parser.add_argument("--transform", choices=TRANSFORMS, nargs="+", default=["raw"])
+    args = parser.parse_args()
+    codes = {split: [hierarchy.load_codes(args.run_dir, layer, split) for layer in args.layer]
+             for split in ("train", "validation")}
+    features = {split: np.concatenate([c for c, _ in parts], axis=1).astype(float)
+                for split, parts in codes.items()}
+    labels = {split: parts[0][1] for split, parts in codes.items()}
+    if not len(labels["validation"]) or max(args.train) > len(labels["train"]):
+        raise SystemExit(f"{args.run_dir} holds {len(labels['train'])} coded training and "
+                         f"{len(labels['validation'])} validation images of layers {args.layer}")
+    print(f"layers {args.layer}, {features['train'].shape[1]} counts per image, "
+          f"{len(labels['validation'])} validation images")
+    print("training images | C | transform | validation accuracy | training accuracy")
+    for n in args.train:
+        for c in args.inverse_regularisation:
+            for name in args.transform:
+                f = TRANSFORMS[name]
+                model = readout.linear(f(features["train"][:n]), labels["train"][:n], c)
+                val = (model.predict(f(features["validation"])) == labels["validation"]).mean()
+                fit = (model.predict(f(features["train"][:n])) == labels["train"][:n]).mean()
+                print(f"{n} | {c:g} | {name} | {100 * val:.2f} % | {100 * fit:.2f} %",
+                      flush=True)
+
+
+if __name__ == "__main__":
+    main()
