@@ -122,7 +122,8 @@ def layer_parameters(params: Parameters, layer: int, coding: bool = False) -> Pa
                      "validate_every": 0},
     }
     # D&C's re-show cap (32), lowered to the most a time step carries (1 spike per step)
-    cap = min(32, int(1000.0 / (params.simulation.timestep * p.rate_per_intensity)))
+    cap = 32 if p.rate_per_intensity == 0 else \
+        min(32, int(1000.0 / (params.simulation.timestep * p.rate_per_intensity)))
     values["encoding"]["max_intensity"] = max(p.code_intensity, cap) if coding else cap
     if coding:
         values["encoding"]["initial_intensity"] = p.code_intensity
