@@ -10,6 +10,8 @@ can set a neuron's threshold between runs runs it.
 """
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,6 +35,13 @@ class DiehlCookNetwork:
     #: projection name -> boolean (pre, post) array of the pairs it connects; every
     #: projection not named here is all-to-all (see :func:`build`)
     masks: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+def highest_intensity(rate_per_intensity: float, timestep: float) -> float:
+    """The largest intensity whose full-scale input (``rate_per_intensity`` Hz per unit) is
+    at most one spike per ``timestep`` ms; infinite without an input rate."""
+    return math.floor(1000.0 / (timestep * rate_per_intensity)) if rate_per_intensity > 0 \
+        else math.inf
 
 
 def validate(params: Parameters) -> None:
@@ -59,12 +68,13 @@ def validate(params: Parameters) -> None:
     if params.encoding.initial_intensity > params.encoding.max_intensity:
         raise ConfigError("encoding.initial_intensity is above encoding.max_intensity")
     enc = params.encoding
-    if enc.max_intensity * enc.rate_per_intensity * dt > 1000.0:
+    if enc.max_intensity > highest_intensity(enc.rate_per_intensity, dt):
         raise ConfigError(
             f"encoding.max_intensity = {enc.max_intensity} gives a full-scale input "
             f"{enc.max_intensity * enc.rate_per_intensity:g} Hz, more than one spike per "
             f"{dt} ms time step; lower encoding.max_intensity to at most "
-            f"{int(1000.0 / (dt * enc.rate_per_intensity))} or the time step")
+            f"{highest_intensity(enc.rate_per_intensity, dt)} or the time step")
+
     if params.theta.kept == "cells" and (params.network.synapses != "conductance"
                                          or params.simulation.cell_integration != "fixed_step"):
         raise ConfigError("theta.kept = cells needs the fixed-step conductance cell "

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import diehl_cook
 from .parameters import ConfigError, Parameters, load_defaults
 
 MODEL = "patches"
@@ -122,8 +123,8 @@ def layer_parameters(params: Parameters, layer: int, coding: bool = False) -> Pa
                      "validate_every": 0},
     }
     # D&C's re-show cap (32), lowered to the most a time step carries (1 spike per step)
-    cap = 32 if p.rate_per_intensity == 0 else \
-        min(32, int(1000.0 / (params.simulation.timestep * p.rate_per_intensity)))
+    cap = min(32, diehl_cook.highest_intensity(p.rate_per_intensity,
+                                                params.simulation.timestep))
     values["encoding"]["max_intensity"] = max(p.code_intensity, cap) if coding else cap
     if coding:
         values["encoding"]["initial_intensity"] = p.code_intensity
