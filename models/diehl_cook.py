@@ -11,7 +11,6 @@ can set a neuron's threshold between runs runs it.
 from __future__ import annotations
 
 import math
-
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -74,7 +73,6 @@ def validate(params: Parameters) -> None:
             f"{enc.max_intensity * enc.rate_per_intensity:g} Hz, more than one spike per "
             f"{dt} ms time step; lower encoding.max_intensity to at most "
             f"{highest_intensity(enc.rate_per_intensity, dt)} or the time step")
-
     if params.theta.kept == "cells" and (params.network.synapses != "conductance"
                                          or params.simulation.cell_integration != "fixed_step"):
         raise ConfigError("theta.kept = cells needs the fixed-step conductance cell "
