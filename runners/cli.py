@@ -209,8 +209,8 @@ def _patches(args) -> int:
     try:
         m = hierarchy.run(Path(args.run_dir), params, args.backend, args.data_dir,
                           not args.quiet, args.budget)
-    except hierarchy.OutOfTime as err:
-        print(f"spiking-mnist: out of time: {err}; continue with `spiking-mnist patches "
+    except hierarchy.Stopped as err:
+        print(f"spiking-mnist: stopped: {err}; continue with `spiking-mnist patches "
               f"{args.run_dir}`", file=sys.stderr)
         return EXIT_INTERRUPTED
     for split, n in m["examples"].items():

@@ -27,7 +27,7 @@ from spiking_mnist.models.parameters import ConfigError, load_defaults
 from spiking_mnist.runners import checkpoint, readout
 from spiking_mnist.runners.evaluate import responses
 from spiking_mnist.runners.session import open_network
-from spiking_mnist.runners.train import resume, train
+from spiking_mnist.runners.train import StopOnInterrupt, TrainingInterrupted, resume, train
 
 log = logging.getLogger("spiking_mnist.hierarchy")
 
@@ -35,8 +35,9 @@ SPLITS = {"train": "label", "validation": "validation", "test": "test"}   # spli
 PARAMETERS = "parameters.json"
 
 
-class OutOfTime(Exception):
-    """The time budget of this call is spent; ``str()`` says how to continue."""
+class Stopped(Exception):
+    """The run stopped at a checkpoint or part, its time budget spent or on Ctrl-C (SIGINT);
+    ``str()`` says how far it got."""
 
 
 def parameters_of(run_dir: Path, params=None):
@@ -153,7 +154,7 @@ def learning_data(run_dir: Path, params, layer: int, data_dir=None) -> mnist.Spl
 
 
 def learn(run_dir: Path, params, layer: int, backend_name: str, data_dir, progress: bool,
-          deadline: float) -> None:
+          deadline: float, stop: StopOnInterrupt) -> None:
     """Train ``layer``'s D&C network up to its ``examples``, a checkpoint at a time."""
     lp = patches.layer_parameters(params, layer)
     layer_dir = Path(run_dir) / f"layer{layer}"
@@ -165,21 +166,25 @@ def learn(run_dir: Path, params, layer: int, backend_name: str, data_dir, progre
     seen = checkpoint.load(layer_dir).examples_seen \
         if checkpoint.checkpoint_dir(layer_dir).exists() else None
     while seen is None or seen < total:
-        if time.monotonic() > deadline:
-            raise OutOfTime(f"layer {layer} trained on {seen or 0} of {total} examples")
+        if time.monotonic() > deadline or stop.requested:
+            raise Stopped(f"layer {layer} trained on {seen or 0} of {total} examples")
         target = min(total, (seen or 0) + every)
-        if seen is None:
-            first = lp.with_values({"training": {"examples": target}}, "patches")
-            ckpt = train(layer_dir, first, backend_name, data_dir, progress, data=data)
-        else:
-            ckpt = resume(layer_dir, backend_name, data_dir, progress, target, data=data)
+        try:
+            if seen is None:
+                first = lp.with_values({"training": {"examples": target}}, "patches")
+                ckpt = train(layer_dir, first, backend_name, data_dir, progress, data=data)
+            else:
+                ckpt = resume(layer_dir, backend_name, data_dir, progress, target, data=data)
+        except TrainingInterrupted:
+            seen = checkpoint.load(layer_dir).examples_seen
+            raise Stopped(f"layer {layer} trained on {seen} of {total} examples") from None
         seen = ckpt.examples_seen
         log.info("layer %d: %d of %d examples, %.0f s", layer, seen, total,
                  ckpt.info["train_seconds"])
 
 
 def code(run_dir: Path, params, layer: int, split: str, backend_name: str, data_dir,
-         progress: bool, deadline: float) -> None:
+         progress: bool, deadline: float, stop: StopOnInterrupt) -> None:
     """Run the frozen copies of ``layer`` on the images of ``split``, a part at a time."""
     images = images_of(params, split, data_dir)
     part = params.code.part
@@ -195,8 +200,8 @@ def code(run_dir: Path, params, layer: int, split: str, backend_name: str, data_
         rows = slice(start, min(start + part, len(images)))
         if path.exists() and len(np.load(path)["labels"]) == rows.stop - rows.start:
             continue
-        if time.monotonic() > deadline:
-            raise OutOfTime(f"layer {layer} coded {start} of {len(images)} {split} images")
+        if time.monotonic() > deadline or stop.requested:
+            raise Stopped(f"layer {layer} coded {start} of {len(images)} {split} images")
         inputs = coding_inputs(run_dir, params, layer, split, images, rows)
         began = time.perf_counter()
 
@@ -217,17 +222,19 @@ def code(run_dir: Path, params, layer: int, split: str, backend_name: str, data_
 def run(run_dir: Path, params=None, backend_name: str = "nest", data_dir=None,
         progress: bool = True, budget: float | None = None) -> dict:
     """Do every step still missing in ``run_dir`` (see the module), within ``budget``
-    seconds if given (stopping at the next checkpoint or part after it, with
-    :class:`OutOfTime`); returns the metrics of the readouts."""
+    seconds if given; returns the metrics of the readouts. Past the budget, or after a
+    Ctrl-C, it stops at the next checkpoint or part with :class:`Stopped`."""
     run_dir = Path(run_dir)
     params = parameters_of(run_dir, params)
     patches.grids(params)
     deadline = time.monotonic() + (float("inf") if budget is None else budget)
     splits = [s for s in SPLITS if getattr(params.readout, f"{s}_examples") > 0]
-    for layer in patches.LAYERS:
-        learn(run_dir, params, layer, backend_name, data_dir, progress, deadline)
-        for split in splits:
-            code(run_dir, params, layer, split, backend_name, data_dir, progress, deadline)
+    with StopOnInterrupt("part") as stop:
+        for layer in patches.LAYERS:
+            learn(run_dir, params, layer, backend_name, data_dir, progress, deadline, stop)
+            for split in splits:
+                code(run_dir, params, layer, split, backend_name, data_dir, progress,
+                     deadline, stop)
     metrics = readout.score(run_dir, params, splits, load_codes)
     metrics["synapses"] = patches.synapse_counts(params)
     metrics["seconds"] = timings(run_dir)

@@ -142,18 +142,20 @@ class TrainingInterrupted(Exception):
 
 
 class StopOnInterrupt:
-    """The first Ctrl-C (SIGINT) asks training to stop after the current example and write a
-    checkpoint; a second one interrupts at once."""
+    """The first Ctrl-C (SIGINT) sets ``requested``: training stops after the current example
+    and writes a checkpoint (``unit`` names what the caller finishes first); a second one
+    interrupts at once. It also works in a background job, which starts with SIGINT ignored."""
 
-    def __init__(self):
+    def __init__(self, unit: str = "example"):
         self.requested = False
+        self._unit = unit
         self._previous = None
 
     def _handle(self, signum, frame):
         if self.requested:
             raise KeyboardInterrupt
         self.requested = True
-        log.warning("stopping after this example (Ctrl-C again to stop at once)")
+        log.warning("stopping after this %s (Ctrl-C again to stop at once)", self._unit)
 
     def __enter__(self):
         if threading.current_thread() is threading.main_thread():

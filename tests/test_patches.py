@@ -1,12 +1,18 @@
-"""The patch hierarchy: geometry, synapse count, frozen copies on NEST, a tiny run end to end."""
+"""The patch hierarchy: geometry, synapse count, frozen copies on NEST, a tiny run end to end,
+stopped by Ctrl-C and resumed."""
 import json
+import signal
+import subprocess
+import sys
+import time
 
 import numpy as np
 import pytest
 
 from spiking_mnist.models import diehl_cook, patches
 from spiking_mnist.models.parameters import ConfigError, load_parameters
-from spiking_mnist.runners.cli import EXIT_BAD_INPUT, main
+from spiking_mnist.runners.cli import EXIT_BAD_INPUT, EXIT_INTERRUPTED, main
+from spiking_mnist.runners.hierarchy import load_codes
 from spiking_mnist.runners.session import open_network
 
 TINY = ["layer1.n_excitatory=3", "layer1.examples=60", "layer2.n_excitatory=4",
@@ -100,6 +106,34 @@ def tiny_run(tmp_path_factory):
     run = tmp_path_factory.mktemp("runs") / "tiny-hierarchy"
     assert main(["patches", str(run), "--quiet"] + [a for s in TINY for a in ("--set", s)]) == 0
     return run
+
+
+def test_ctrl_c_stops_a_background_run_at_the_next_part_and_it_resumes(tmp_path, tiny_run):
+    run = tmp_path / "stopped"
+    # a job started with `&` inherits SIGINT ignored: the run must listen all the same
+    process = subprocess.Popen(
+        [sys.executable, "-m", "spiking_mnist.runners.cli", "patches", str(run), "--quiet"]
+        + [a for s in TINY for a in ("--set", s)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    first_part = run / "codes" / "layer1-train-0000.npz"
+    deadline = time.monotonic() + 300
+    while not first_part.exists():
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < deadline, "layer 1 coded nothing"
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=300)
+    assert process.returncode == EXIT_INTERRUPTED, err
+    assert f"continue with `spiking-mnist patches {run}`" in err
+    assert not (run / "layer2").exists()
+    written = first_part.stat().st_mtime_ns
+    assert main(["patches", str(run), "--quiet"]) == 0
+    assert first_part.stat().st_mtime_ns == written        # kept, not coded again
+    for layer in (1, 3):    # the same run as one never stopped
+        for ours, theirs in zip(load_codes(run, layer, "validation"),
+                                load_codes(tiny_run, layer, "validation")):
+            assert np.array_equal(ours, theirs)
 
 
 def test_a_tiny_hierarchy_learns_codes_and_scores_both_readouts(tiny_run):
