@@ -12,7 +12,12 @@ excitatory neuron          PyNN ``IF_cond_exp`` as ``dc_iaf_cond_exp`` (this pro
                            host, written into ``V_th`` after each run, or (``theta.kept =
                            cells``) raised by each fixed-step cell at each of its spikes
 inhibitory neuron          the same as the excitatory neuron
-input spike source         PyNN ``SpikeSourceArray`` (``spike_generator`` + ``parrot_neuron``)
+input spike source         PyNN ``SpikeSourceArray`` as NEST's ``spike_train_injector``: one
+                           node per input that sends its own spikes (PyNN builds a
+                           ``spike_generator`` device per thread and a ``parrot_neuron``
+                           relay per input), spike times one step later than PyNN's
+                           generator, so targets get each spike when they would through the
+                           relay
 input -> excitatory STDP   NEST ``stdp_triplet_synapse`` with only the pair depression
                            (``Aminus``) and triplet potentiation (``Aplus_triplet``) terms:
                            D&C's rule, but with all-to-all traces (D&C reset them to 1)
@@ -32,6 +37,7 @@ import os
 import warnings
 
 import numpy as np
+from pyNN.standardmodels import build_translations
 
 from spiking_mnist.hardware import BackendError, nest_module
 
@@ -114,6 +120,19 @@ def fixed_step_cell_type(sim):
     return IF_cond_exp
 
 
+def injector_source_type(sim):
+    """PyNN's ``SpikeSourceArray`` run as ``spike_train_injector``: no per-thread generator
+    device and no parrot relay to update at every step (see the module). Spike times are
+    passed through as given; :meth:`NestBackend.set_input_spikes` delays them by the relay's
+    step."""
+    class SpikeSourceArray(sim.SpikeSourceArray):
+        __doc__ = sim.SpikeSourceArray.__doc__
+        translations = build_translations(("spike_times", "spike_times"))
+        nest_name = {"on_grid": "spike_train_injector", "off_grid": "spike_train_injector"}
+        uses_parrot = False
+    return SpikeSourceArray
+
+
 class NestBackend:
     """One NEST simulation: setup, synapse types, input, runs, spike counts and weights."""
 
@@ -128,7 +147,7 @@ class NestBackend:
                            max_delay=max(max_delay, 2 * timestep), threads=threads,
                            rng_seed=seed, spike_precision="on_grid")
         #: PyNN standard cell type name -> the class that runs it here (see diehl_cook.build)
-        self.cell_types = {}
+        self.cell_types = {"SpikeSourceArray": injector_source_type(self.sim)}
         if cell_integration == "fixed_step":
             nest_module.install(self._nest)
             self.cell_types["IF_cond_exp"] = fixed_step_cell_type(self.sim)
@@ -137,7 +156,7 @@ class NestBackend:
             self._module_installed = _install_for_weights(self._nest)
         self._kernel = None
         self.timestep = timestep
-        self._generators = None
+        self._injectors = None
         self._t = 0.0
         self._recorder = None
         self._first_counted = 0
@@ -177,7 +196,10 @@ class NestBackend:
         exc = network.excitatory.node_collection
         if stdp is not None:
             exc.set(tau_minus=stdp.tau_post1, tau_minus_triplet=stdp.tau_post2)
-        self._generators = network.inputs.node_collection_source
+        # PyNN's own SpikeSourceArray (a network built without self.cell_types) has a
+        # generator and a relay per input: set_input_spikes refuses it
+        self._injectors = None if network.inputs.celltype.uses_parrot \
+            else network.inputs.node_collection
         self._recorder = nest.Create("spike_recorder")
         nest.Connect(exc, self._recorder)
         self._first_counted = exc[0].global_id
@@ -190,7 +212,6 @@ class NestBackend:
                           for c in self._columns]
         self._excitatory = network.excitatory
         self._populations = {"excitatory": exc, "inhibitory": network.inhibitory.node_collection}
-        # PyNN connects spike generators to their parrot neurons at the first run
         self.sim.run(self.timestep)
         self._t = float(self._nest.biological_time)
         if self._module_installed:   # listed once NEST has sorted them, at the first run
@@ -270,12 +291,16 @@ class NestBackend:
 
     def set_input_spikes(self, spike_times: list[np.ndarray]) -> None:
         """Schedule the next run's input: per input, spike times (ms) after now."""
-        t0 = self.now()
-        # a generator keeps its old times, all in the past: only the ones that spike now
+        if self._injectors is None:
+            raise BackendError("the network's inputs are PyNN's SpikeSourceArray: build it "
+                               "with cell_types=backend.cell_types to run them here")
+        # one step later: the step PyNN's generator -> parrot relay takes (module docstring)
+        t0 = self.now() + self.timestep
+        # an injector keeps its old times, all in the past: only the ones that spike now
         # need new ones (~150 of 784 pixels for one digit)
         active = [i for i, t in enumerate(spike_times) if t.size]
         if active:
-            _set_node_values(self._generators[active],
+            _set_node_values(self._injectors[active],
                              [{"spike_times": (t0 + spike_times[i]).tolist()} for i in active])
 
     def run(self, duration: float) -> None:

@@ -144,11 +144,13 @@ def build(sim, params: Parameters, n_inputs: int, input_synapse,
     weights given at creation, see ``hardware/spinnaker.py``). ``cell_types`` (PyNN
     standard cell type name -> class) gives a backend's own implementation of a standard
     cell type, with the same parameters (NEST: ``IF_cond_exp`` integrated with a fixed
-    step, ``hardware/nest.py``).
+    step and ``SpikeSourceArray`` as one node per input, ``hardware/nest.py``).
     """
     n = params.network.n_excitatory
+    own = cell_types or {}
     cell = cell_type(sim, params)
-    cell = (cell_types or {}).get(cell.__name__, cell)
+    cell = own.get(cell.__name__, cell)
+    source = own.get("SpikeSourceArray", sim.SpikeSourceArray)
     masks = {"inh_to_exc": ~np.eye(n, dtype=bool), **(masks or {})}
     connectors = connectors or {}
     shapes = {"input_to_exc": (n_inputs, n), "inh_to_exc": (n, n)}
@@ -162,7 +164,7 @@ def build(sim, params: Parameters, n_inputs: int, input_synapse,
         if name in connectors:
             return connectors[name]
         return sim.ArrayConnector(masks[name]) if name in masks else sim.AllToAllConnector()
-    inputs = sim.Population(n_inputs, sim.SpikeSourceArray(spike_times=[]), label="inputs")
+    inputs = sim.Population(n_inputs, source(spike_times=[]), label="inputs")
     excitatory = sim.Population(n, cell(**cell_parameters(params, "excitatory")),
                                 initial_values={"v": params.excitatory.v_init},
                                 label="excitatory")

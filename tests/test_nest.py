@@ -24,7 +24,8 @@ def weight_change(pre_times, post_drive_times):
     backend = open_backend("nest", p)
     sim = backend.sim
     net = diehl_cook.build(sim, p, 2,
-                           backend.input_synapse(p.stdp, p.network.unit_conductance))  # nS
+                           backend.input_synapse(p.stdp, p.network.unit_conductance),  # nS
+                           cell_types=backend.cell_types)
     drive = sim.Population(2, sim.SpikeSourceArray(spike_times=[post_drive_times, []]))
     sim.Projection(drive, net.excitatory, sim.OneToOneConnector(),
                    sim.StaticSynapse(
@@ -83,3 +84,38 @@ def test_build_refuses_a_mask_of_the_wrong_shape():
         diehl_cook.build(backend.sim, p, 4, backend.input_synapse(None, 1.0),
                          masks={"input_to_exc": np.ones((3, 4), dtype=bool)})
     backend.end()
+
+
+def test_input_injectors_send_spikes_when_pynns_generator_and_parrot_would():
+    """The profile's input (one ``spike_train_injector`` per input, with no device and relay
+    per input to update at every step) makes a frozen network fire the very spikes that
+    PyNN's own ``SpikeSourceArray`` makes, on the same steps. ``set_input_spikes(s)`` keeps
+    the timing it had with PyNN's generator and relay: a spike at now + s + one step."""
+    p = load_parameters("diehl_cook", None, ["network.n_excitatory=10", "simulation.threads=1"])
+    rng = np.random.default_rng(4)
+    n_inputs = 60
+    times = [np.unique(rng.integers(4, 500, size=12)) * 0.5 for _ in range(n_inputs)]
+    weights = rng.uniform(0.0, 1.0, (n_inputs, 10))
+    delays = rng.integers(1, 21, (n_inputs, 10)) * 0.5
+    fired = {}
+    for source in ("injector", "pynn"):
+        backend = open_backend("nest", p)
+        cell_types = dict(backend.cell_types)
+        if source == "pynn":
+            del cell_types["SpikeSourceArray"]
+        net = diehl_cook.build(backend.sim, p, n_inputs, backend.input_synapse(None, 1.0),
+                               cell_types=cell_types)
+        if source == "pynn":
+            net.inputs.set(spike_times=[backend.sim.Sequence(t) for t in times])
+        backend.attach(net, None)
+        if source == "injector":
+            backend.set_input_spikes([t - backend.now() - backend.timestep for t in times])
+        backend.set_weights(weights)
+        backend.set_delays(delays)
+        backend.set_thresholds(np.full(10, p.excitatory.v_thresh))
+        backend.run(300.0)
+        fired[source] = backend.take_spikes()
+        backend.end()
+    assert fired["injector"][0].size > 20
+    for ours, theirs in zip(fired["injector"], fired["pynn"]):
+        assert np.array_equal(ours, theirs)
