@@ -9,9 +9,10 @@ own fixed input (784 Poisson trains at the rates of a random sparse image, doubl
 random weights summing to 78 nS, and 5 strong inhibitory pulses) for 350 ms, run once with
 each model: spike counts and how many spikes fall on the same time step. Then D&C's
 inhibitory cell driven by 200 single excitatory spikes at D&C's weight (10.4 nS).
-Cost: for each N, 2N cells of each model behind 784 parrot inputs (all-to-all, static
-synapses, the same Poisson input) for 5 s of model time; seconds per 500 ms (one example's
-presentation and rest) at ``--threads`` threads.
+Cost: for each N, 2N cells of each model behind 784 inputs (``spike_train_injector``, as the
+profile runs them; all-to-all, static synapses, the same Poisson input) for 5 s of model time;
+seconds per 500 ms (one example's presentation and rest) at ``--threads`` threads; then the
+fixed-step cells behind PyNN's own input, a ``spike_generator`` + ``parrot_neuron`` per input.
 Weights: the input weights of an N=400 D&C network (784 STDP synapses per neuron) read
 through PyNEST (``--columns`` neurons) and through the module (all, and ``--columns``
 neurons), and written through the module; microseconds per connection, 1 thread.
@@ -85,19 +86,23 @@ def inhibitory_agreement(nest, model: str, dt: float) -> np.ndarray:
 
 
 def seconds_per_example(nest, model: str, n: int, threads: int, dt: float,
-                        seed: int = 1) -> float:
-    """Wall seconds per 500 ms of model time of 2n cells behind 784 Poisson inputs."""
+                        source: str = "injector", seed: int = 1) -> float:
+    """Wall seconds per 500 ms of model time of 2n cells behind 784 Poisson inputs, each a
+    ``spike_train_injector`` (the profile's) or a ``spike_generator`` + ``parrot_neuron``
+    pair (PyNN's ``SpikeSourceArray``), ``source`` = "injector" or "parrot"."""
     _kernel(nest, dt, threads)
     rng = np.random.default_rng(seed)
     cells = nest.Create(model, 2 * n, params=EXCITATORY)
     duration = 5000.0
     rates = np.where(rng.random(784) < 0.19, rng.uniform(0, 63.75, 784), 0.0)
-    inputs = nest.Create("spike_generator", 784, params=[
-        {"spike_times": _on_grid(rng.uniform(1, duration, rng.poisson(r * duration / 1e3)), dt)}
-        for r in rates])
-    parrots = nest.Create("parrot_neuron", 784)
-    nest.Connect(inputs, parrots, "one_to_one")
-    nest.Connect(parrots, cells, "all_to_all",
+    trains = [{"spike_times": _on_grid(rng.uniform(1, duration, rng.poisson(r * duration / 1e3)),
+                                       dt)} for r in rates]
+    if source == "parrot":
+        inputs = nest.Create("parrot_neuron", 784)
+        nest.Connect(nest.Create("spike_generator", 784, params=trains), inputs, "one_to_one")
+    else:
+        inputs = nest.Create("spike_train_injector", 784, params=trains)
+    nest.Connect(inputs, cells, "all_to_all",
                  {"weight": rng.uniform(0, 0.1, (2 * n, 784)), "delay": 1.0})
     nest.Simulate(10.0)
     began = time.perf_counter()
@@ -162,9 +167,12 @@ def main() -> None:
     ref_inh, inh = (inhibitory_agreement(nest, m, args.timestep) for m in MODELS)
     print(f"inhibitory cell: {ref_inh.size} and {inh.size} spikes, "
           f"{int(np.isin(inh, ref_inh).sum())} on the same time step")
-    print("N | " + " | ".join(f"{m} s per example" for m in MODELS))
+    print("N | " + " | ".join(f"{m} s per example" for m in MODELS)
+          + f" | {MODELS[1]} behind generator + parrot pairs")
     for n in args.neurons:
         costs = [seconds_per_example(nest, m, n, args.threads, args.timestep) for m in MODELS]
+        costs.append(seconds_per_example(nest, MODELS[1], n, args.threads, args.timestep,
+                                         "parrot"))
         print(f"{n} | " + " | ".join(f"{c:.4f}" for c in costs))
     costs = weight_microseconds(args.columns)
     print("input weights, us per connection (reading unless said): "
