@@ -5,8 +5,8 @@
 For each size, trains ``--examples`` examples from scratch, then labels on ``--label-examples``
 and tests ``--examples`` test images, each step in its own process (peak resident memory from
 ``wait4``). Synaptic events are the input spikes delivered to the N excitatory neurons (the
-recurrent exc -> inh -> exc events add about 20 * N per example, under 1 %). Early training
-is the slowest part of an epoch: the untrained network answers with more spikes. Extra
+recurrent exc -> inh -> exc events add about 20 * N per example, under 1 %). The first
+examples are not an epoch's pace: a trained network shows more examples again. Extra
 ``--set`` overrides (e.g. ``network.synapses=current``) apply to every size; the figures go to
 RUN_ROOT/throughput.json.
 """
