@@ -164,9 +164,10 @@ def load_defaults(model: str) -> Parameters:
 
 
 def load_parameters(model: str, config_file: str | Path | None = None,
-                    overrides: Iterable[str] = ()) -> Parameters:
-    """Defaults of ``model``, then a user TOML file of plain values, then ``--set`` strings."""
-    params = load_defaults(model)
+                    overrides: Iterable[str] = (), base: Parameters | None = None) -> Parameters:
+    """Defaults of ``model`` (or ``base``, e.g. a started run's values), then a user TOML file
+    of plain values, then ``--set`` strings."""
+    params = load_defaults(model) if base is None else base
     if config_file is not None:
         path = Path(config_file)
         try:

@@ -203,9 +203,9 @@ def _patches(args) -> int:
     _prepare_machine(args)
     if args.backend != "nest":
         raise ConfigError("the patch hierarchy learns and codes on NEST only (--backend nest)")
-    params = load_parameters(MODEL, args.config, args.set) \
-        if args.config or args.set or not (Path(args.run_dir) / hierarchy.PARAMETERS).exists() \
-        else None
+    started = (Path(args.run_dir) / hierarchy.PARAMETERS).exists()
+    params = load_parameters(MODEL, args.config, args.set,
+                             base=hierarchy.parameters_of(args.run_dir) if started else None)
     try:
         m = hierarchy.run(Path(args.run_dir), params, args.backend, args.data_dir,
                           not args.quiet, args.budget)

@@ -159,6 +159,15 @@ def test_a_finished_run_refuses_other_model_values(tiny_run, capsys):
     assert "layer1.n_excitatory" in capsys.readouterr().err
 
 
+def test_a_run_started_with_other_values_takes_readout_values_alone(tiny_run, capsys):
+    before = (tiny_run / "metrics.json").read_text()
+    assert main(["patches", str(tiny_run), "--quiet", "--set",
+                 "readout.validation_examples=20"]) == 0       # TINY's, not the default
+    assert "validation (20 images)" in capsys.readouterr().out
+    assert json.loads((tiny_run / "metrics.json").read_text())["linear"] \
+        == json.loads(before)["linear"]
+
+
 def test_analyse_draws_the_hierarchy_figures(tiny_run, capsys):
     assert main(["analyse", str(tiny_run)]) == 0
     out = tiny_run / "analysis"
