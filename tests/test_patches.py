@@ -48,7 +48,7 @@ def test_a_geometry_that_does_not_tile_the_image_is_refused():
 def test_default_network_has_fewer_than_500000_synapses():
     counts = patches.synapse_counts(load_parameters("patches"))
     assert counts["total"] < 500_000
-    assert counts["layer1"] == 36 * (25 * 25 + 25 + 25 * 24)
+    assert counts["layer1"] == 36 * (25 * 50 + 50 + 50 * 49)
 
 
 def test_every_layer_runs_at_a_1_ms_step_with_one_step_delays_and_rates_it_carries():
