@@ -73,14 +73,23 @@ def pad(images: np.ndarray, padding: int) -> np.ndarray:
 
 def layer_inputs(params: Parameters, layer: int) -> int:
     """Inputs of the coding network of ``layer`` (all positions together)."""
-    first, second = grids(params)
     if layer == 1:
-        return first.input_side ** 2
+        return grids(params)[0].input_side ** 2
     if layer == 2:
-        return first.nodes * params.layer1.n_excitatory
-    extra = first.nodes * params.layer1.n_excitatory \
-        if params.geometry.layer3_reads_layer1 == "yes" else 0
-    return second.nodes * params.layer2.n_excitatory + extra
+        return code_size(params, 1)
+    return sum(code_size(params, below) for below in layer3_sources(params))
+
+
+def code_size(params: Parameters, layer: int) -> int:
+    """Counts in the code of layer 1 or 2: nodes x k."""
+    first, second = grids(params)
+    nodes = {1: first.nodes, 2: second.nodes}[layer]
+    return nodes * getattr(params, f"layer{layer}").n_excitatory
+
+
+def layer3_sources(params: Parameters) -> tuple[int, ...]:
+    """The layers whose codes, side by side in this order, are the inputs of layer 3."""
+    return {"layer2": (2,), "layer1": (1,), "both": (2, 1)}[params.geometry.layer3_reads]
 
 
 def receptive_inputs(params: Parameters, layer: int) -> np.ndarray:

@@ -127,18 +127,16 @@ def coding_inputs(run_dir: Path, params, layer: int, split: str, images: mnist.S
     """The inputs of ``layer``'s coding network for ``images[rows]``, one row per image."""
     if layer == 1:
         return patches.pad(images.images[rows], params.geometry.padding)
-    below, _ = load_codes(run_dir, layer - 1, split)
-    out = patches.as_input(below[rows], scale(run_dir, params, layer - 1))
-    if layer == 3 and params.geometry.layer3_reads_layer1 == "yes":
-        first, _ = load_codes(run_dir, 1, split)
-        out = np.concatenate([out, patches.as_input(first[rows], scale(run_dir, params, 1))],
-                             axis=1)
-    return out
+    sources = (1,) if layer == 2 else patches.layer3_sources(params)
+    return np.concatenate([patches.as_input(load_codes(run_dir, below, split)[0][rows],
+                                            scale(run_dir, params, below))
+                           for below in sources], axis=1)
 
 
 def learning_data(run_dir: Path, params, layer: int, data_dir=None) -> mnist.Split:
     """What ``layer`` learns from: patches (layer 1), blocks of layer-1 codes with activity
-    (layer 2), or whole layer-2 codes (layer 3) of the coded training images."""
+    (layer 2), or whole codes (layer 3: ``geometry.layer3_reads``) of the coded training
+    images."""
     if layer == 1:
         return layer1_data(params, data_dir)
     images = images_of(params, "train", data_dir)

@@ -38,6 +38,35 @@ def test_layer2_copies_read_all_neurons_of_their_2x2_block():
     assert nodes == {14, 15, 20, 21}
 
 
+def test_layer3_reads_the_code_its_geometry_names():
+    sizes = {}
+    for source in ("layer2", "layer1", "both"):
+        params = load_parameters("patches", None, ["layer1.n_excitatory=3",
+                                                   "layer2.n_excitatory=4",
+                                                   f"geometry.layer3_reads={source}"])
+        sizes[source] = patches.layer_inputs(params, 3)
+        assert patches.receptive_inputs(params, 3).shape == (1, sizes[source])
+    assert sizes == {"layer2": 9 * 4, "layer1": 36 * 3, "both": 9 * 4 + 36 * 3}
+
+
+def test_layer3_inputs_are_the_scaled_codes_it_reads_side_by_side(tmp_path):
+    from spiking_mnist.runners import hierarchy
+    params = load_parameters("patches", None, ["layer1.n_excitatory=3",
+                                               "layer2.n_excitatory=4",
+                                               "geometry.layer3_reads=both"])
+    rng = np.random.default_rng(0)
+    codes = {1: rng.integers(0, 9, (5, 108)), 2: rng.integers(0, 9, (5, 36))}
+    (tmp_path / "codes").mkdir()
+    for layer, counts in codes.items():
+        np.savez(tmp_path / "codes" / f"layer{layer}-train-0000.npz", counts=counts,
+                 labels=np.arange(5))
+    inputs = hierarchy.coding_inputs(tmp_path, params, 3, "train", None, slice(1, 3))
+    scales = json.loads((tmp_path / "codes" / "scales.json").read_text())
+    assert inputs.shape == (2, 36 + 108)
+    assert np.array_equal(inputs[:, :36], patches.as_input(codes[2][1:3], scales["2"]))
+    assert np.array_equal(inputs[:, 36:], patches.as_input(codes[1][1:3], scales["1"]))
+
+
 def test_a_geometry_that_does_not_tile_the_image_is_refused():
     with pytest.raises(ConfigError, match="do not tile"):
         patches.grids(load_parameters("patches", None, ["geometry.stride=4"]))
