@@ -115,7 +115,7 @@ def layer_parameters(params: Parameters, layer: int, coding: bool = False) -> Pa
     copies = len(receptive_inputs(params, layer)) if coding else 1
     values = {
         "network": {"n_excitatory": p.n_excitatory * copies,
-                    "synapses": params.network.synapses},
+                    "synapses": p.synapses},
         "normalisation": {"column_sum": p.column_sum},
         "encoding": {"rate_per_intensity": p.rate_per_intensity,
                      "presentation": params.encoding.presentation,
@@ -124,8 +124,10 @@ def layer_parameters(params: Parameters, layer: int, coding: bool = False) -> Pa
         "inh_to_exc": {"weight": p.code_inhibition if coding else p.inhibition,
                        "delay": params.simulation.timestep},
         "theta": {"plus": p.theta_plus},
+        "stdp": {"nu_post": p.nu_post},
         "simulation": {"timestep": params.simulation.timestep,
-                       "showings_per_run": params.simulation.showings_per_run,
+                       "showings_per_run": params.simulation.showings_per_run if coding
+                       else p.showings_per_run,
                        "threads": params.simulation.threads, "seed": params.simulation.seed},
         "training": {"examples": p.examples, "validation": params.training.validation,
                      "checkpoint_every": params.training.checkpoint_every,

@@ -1,0 +1,59 @@
+"""What a label vote over prototypes can reach on a patch-hierarchy code, as a bound for layer
+3: k-means (scikit-learn) with M prototypes on the first N coded training images of a
+layer, each prototype labelled by the digit most of its images show, each validation image
+predicted by its nearest prototype's label. Like D&C's vote, but with prototypes found by
+k-means instead of STDP. Counts are scaled to unit length (``l2``) or square-rooted first
+(``sqrt``). For tuning: the test images are not read.
+
+    python benchmarks/patches_prototypes.py runs/p-k50-20k --layer 1 2 3 --prototypes 200 400
+"""
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+from sklearn.cluster import KMeans
+
+from spiking_mnist.runners import hierarchy
+
+SCALINGS = {"l2": lambda x: x, "sqrt": np.sqrt}
+
+
+def unit_rows(x: np.ndarray) -> np.ndarray:
+    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+
+
+def vote(train, labels, validation, prototypes: int, seed: int) -> np.ndarray:
+    """Predicted digits of ``validation`` by the majority label of their k-means cluster."""
+    km = KMeans(prototypes, n_init=1, max_iter=100, random_state=seed).fit(train)
+    digit = np.array([np.bincount(labels[km.labels_ == c], minlength=10).argmax()
+                      for c in range(prototypes)])
+    return digit[km.predict(validation)]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("run_dir", help="a hierarchy run with training and validation codes")
+    parser.add_argument("--layer", type=int, nargs="+", default=[1, 2, 3])
+    parser.add_argument("--train", type=int, default=10000)
+    parser.add_argument("--prototypes", type=int, nargs="+", default=[200, 400])
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    print("layer | counts per image | prototypes | " + " | ".join(SCALINGS)
+          + " (validation accuracy)")
+    for layer in args.layer:
+        train, labels = hierarchy.load_codes(args.run_dir, layer, "train")
+        validation, truth = hierarchy.load_codes(args.run_dir, layer, "validation")
+        if len(train) < args.train or not len(truth):
+            raise SystemExit(f"{args.run_dir} holds {len(train)} coded training and "
+                             f"{len(truth)} validation images of layer {layer}")
+        train, labels = train[:args.train].astype(float), labels[:args.train]
+        for m in args.prototypes:
+            scores = [(vote(unit_rows(f(train)), labels, unit_rows(f(validation.astype(float))),
+                            m, args.seed) == truth).mean() for f in SCALINGS.values()]
+            print(f"{layer} | {train.shape[1]} | {m} | "
+                  + " | ".join(f"{100 * s:.1f} %" for s in scores), flush=True)
+
+
+if __name__ == "__main__":
+    main()
