@@ -32,10 +32,11 @@ def prepare(source: Path, target: Path, train: int, overrides: list[str]):
     params = load_parameters("patches", None, [*overrides, f"readout.train_examples={train}",
                                                "readout.test_examples=0"], base=base)
     changed = [f"{s}.{k}" for s, entries in params.values().items() for k, v in entries.items()
-               if s not in ("layer3", "readout", "geometry") and base.values()[s][k] != v]
-    if changed or params.geometry.patch != base.geometry.patch:
+               if s not in ("layer3", "readout") and f"{s}.{k}" != "geometry.layer3_reads"
+               and base.values()[s][k] != v]
+    if changed:
         raise SystemExit(f"only layer3, geometry.layer3_reads and readout values may change "
-                         f"(not {', '.join(changed) or 'geometry'}): layers 1-2 are reused")
+                         f"(not {', '.join(changed)}): layers 1-2 are reused")
     per_part = base.code.part
     if train % per_part or train > base.readout.train_examples:
         raise SystemExit(f"--train must be a multiple of {per_part} and at most the "
@@ -98,6 +99,7 @@ def report(target: Path, metrics: dict) -> None:
           f"theta (mV) {np.percentile(ckpt.theta, [10, 50, 90]).round(1)}; "
           f"{len(set(counts.argmax(axis=1)))} neurons win a validation image, "
           f"{counts.sum(axis=1).mean():.1f} spikes per image", flush=True)
+
 
 if __name__ == "__main__":
     main()
