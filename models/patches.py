@@ -123,7 +123,7 @@ def layer_parameters(params: Parameters, layer: int, coding: bool = False) -> Pa
         "exc_to_inh": {"delay": params.simulation.timestep},
         "inh_to_exc": {"weight": p.code_inhibition if coding else p.inhibition,
                        "delay": params.simulation.timestep},
-        "theta": {"plus": p.theta_plus},
+        "theta": {"plus": p.theta_plus, "tau": p.theta_tau},
         "stdp": {"nu_post": p.nu_post},
         "simulation": {"timestep": params.simulation.timestep,
                        "showings_per_run": params.simulation.showings_per_run if coding
