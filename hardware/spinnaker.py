@@ -19,7 +19,8 @@ weights and delays         weights and delays in the list: sPyNNaker takes no we
                            and has no ``Projection.set``
 inhibitory -> excitatory   ``FromListConnector`` of the model's mask (D&C: every pair but
                            i -> i): sPyNNaker 7.4's ``ArrayConnector`` counts whole rows per
-                           core, so N=400 cannot map
+                           core, so N=400 cannot map; excitatory -> inhibitory likewise when
+                           the inhibition is shared (else ``OneToOneConnector``)
 neurons per core           :data:`NEURONS_PER_CORE`; 256 makes input rows longer than the
                            254 plastic synapses a row holds
 =========================  ==================================================================
@@ -219,9 +220,13 @@ class SpinnakerBackend:
         i, j = np.indices(self._weights.shape).reshape(2, -1) if pairs is None \
             else np.nonzero(pairs)
         rows = np.column_stack([i, j, self._uS(self._weights[i, j]), self._delays[i, j]])
-        others = np.argwhere(self._masks["inh_to_exc"])
-        return {"input_to_exc": self.sim.FromListConnector(rows),
-                "inh_to_exc": self.sim.FromListConnector(others)}
+        connectors = {"input_to_exc": self.sim.FromListConnector(rows),
+                      "inh_to_exc": self.sim.FromListConnector(
+                          np.argwhere(self._masks["inh_to_exc"]))}
+        if self._masks["exc_to_inh"].shape[1] != self._n:   # shared: not one-to-one
+            connectors["exc_to_inh"] = self.sim.FromListConnector(
+                np.argwhere(self._masks["exc_to_inh"]))
+        return connectors
 
     def _map(self) -> None:
         """End the sPyNNaker session and build the network anew with the host state."""

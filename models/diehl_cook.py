@@ -2,7 +2,9 @@
 
 ``inputs`` (one spike source per pixel) -> all-to-all, plastic -> ``excitatory`` (LIF with a
 homeostatic threshold theta) -> one-to-one -> ``inhibitory`` -> every other excitatory
-neuron. Weights are D&C's dimensionless numbers; a weight ``w`` is a conductance jump of
+neuron (or, with ``network.inhibitory = "shared"``, all excitatory neurons -> one inhibitory
+neuron -> all of them: the same inhibition for N + N instead of N + N(N-1) synapses).
+Weights are D&C's dimensionless numbers; a weight ``w`` is a conductance jump of
 ``w * unit_conductance`` or, with ``network.synapses = "current"``, a current jump of the
 same charge at the membrane potential ``v_synaptic`` (see :func:`synaptic_unit`). The
 homeostatic threshold is kept on the host (see :class:`Homeostasis`), so any backend that
@@ -128,6 +130,20 @@ def input_delays(params: Parameters, n_inputs: int, rng: np.random.Generator) ->
     return np.clip(np.round(raw / dt), 1, None) * dt
 
 
+def inhibition_masks(kind: str, copies: int, k: int) -> dict[str, np.ndarray]:
+    """The ``exc_to_inh`` and ``inh_to_exc`` pairs (boolean (pre, post) arrays) of
+    ``copies`` winner-take-all networks of ``k`` excitatory neurons side by side (neurons
+    ``c k .. (c + 1) k - 1`` make copy ``c``). ``kind`` "paired": each excitatory neuron
+    drives its own inhibitory neuron, which inhibits the other neurons of its copy; "shared":
+    all neurons of a copy drive one inhibitory neuron, which inhibits all of them (the
+    winner too, while it is refractory)."""
+    group = np.kron(np.eye(copies, dtype=bool), np.ones((k, 1), dtype=bool))  # (n, copies)
+    if kind == "shared":
+        return {"exc_to_inh": group, "inh_to_exc": group.T.copy()}
+    own = np.eye(copies * k, dtype=bool)
+    return {"exc_to_inh": own, "inh_to_exc": (group @ group.T) & ~own}
+
+
 def build(sim, params: Parameters, n_inputs: int, input_synapse,
           masks: dict[str, np.ndarray] | None = None, connectors: dict | None = None,
           cell_types: dict | None = None) -> DiehlCookNetwork:
@@ -136,11 +152,12 @@ def build(sim, params: Parameters, n_inputs: int, input_synapse,
     ``input_synapse`` is the PyNN synapse type of input -> excitatory: plastic for training,
     static for testing, in units of :func:`synaptic_unit`; its weights and delays are
     installed afterwards from :func:`initial_weights` / :func:`input_delays` or a checkpoint.
-    ``masks`` (``input_to_exc`` and/or ``inh_to_exc`` -> boolean (pre, post) array) keeps
-    only the pairs marked, instead of every input -> every excitatory neuron and every
-    inhibitory neuron -> every other excitatory neuron (e.g. the frozen copies of
-    :mod:`.patches`). ``connectors`` (projection name -> PyNN connector) replaces the rule
-    of a projection by an equivalent explicit one, for a backend that needs it (SpiNNaker:
+    ``masks`` (``input_to_exc``, ``exc_to_inh``, ``inh_to_exc`` -> boolean (pre, post)
+    array) keeps only the pairs marked, instead of every input -> every excitatory neuron
+    and the inhibition of one winner-take-all (:func:`inhibition_masks`; e.g. the frozen
+    copies of :mod:`.patches`); ``exc_to_inh`` has a column per inhibitory neuron.
+    ``connectors`` (projection name -> PyNN connector) replaces the rule of a projection by
+    an equivalent explicit one, for a backend that needs it (SpiNNaker:
     weights given at creation, see ``hardware/spinnaker.py``). ``cell_types`` (PyNN
     standard cell type name -> class) gives a backend's own implementation of a standard
     cell type, with the same parameters (NEST: ``IF_cond_exp`` integrated with a fixed
@@ -151,9 +168,11 @@ def build(sim, params: Parameters, n_inputs: int, input_synapse,
     cell = cell_type(sim, params)
     cell = own.get(cell.__name__, cell)
     source = own.get("SpikeSourceArray", sim.SpikeSourceArray)
-    masks = {"inh_to_exc": ~np.eye(n, dtype=bool), **(masks or {})}
+    masks = {**inhibition_masks(params.network.inhibitory, 1, n), **(masks or {})}
     connectors = connectors or {}
-    shapes = {"input_to_exc": (n_inputs, n), "inh_to_exc": (n, n)}
+    n_inh = np.shape(masks["exc_to_inh"])[-1]
+    shapes = {"input_to_exc": (n_inputs, n), "exc_to_inh": (n, n_inh),
+              "inh_to_exc": (n_inh, n)}
     for name, mask in masks.items():
         if name not in shapes or np.shape(mask) != shapes[name] \
                 or np.asarray(mask).dtype != bool:
@@ -163,12 +182,14 @@ def build(sim, params: Parameters, n_inputs: int, input_synapse,
     def rule(name: str):
         if name in connectors:
             return connectors[name]
+        if name == "exc_to_inh" and n_inh == n and np.array_equal(masks[name], np.eye(n)):
+            return sim.OneToOneConnector()
         return sim.ArrayConnector(masks[name]) if name in masks else sim.AllToAllConnector()
     inputs = sim.Population(n_inputs, source(spike_times=[]), label="inputs")
     excitatory = sim.Population(n, cell(**cell_parameters(params, "excitatory")),
                                 initial_values={"v": params.excitatory.v_init},
                                 label="excitatory")
-    inhibitory = sim.Population(n, cell(**cell_parameters(params, "inhibitory")),
+    inhibitory = sim.Population(n_inh, cell(**cell_parameters(params, "inhibitory")),
                                 initial_values={"v": params.inhibitory.v_init},
                                 label="inhibitory")
     input_to_exc = sim.Projection(inputs, excitatory,
@@ -176,7 +197,7 @@ def build(sim, params: Parameters, n_inputs: int, input_synapse,
                                   input_synapse, receptor_type="excitatory",
                                   label="input_to_exc")
     exc_to_inh = sim.Projection(
-        excitatory, inhibitory, sim.OneToOneConnector(),
+        excitatory, inhibitory, rule("exc_to_inh"),
         sim.StaticSynapse(weight=params.exc_to_inh.weight
                           * synaptic_unit(params, "inhibitory", "excitatory"),
                           delay=params.exc_to_inh.delay),

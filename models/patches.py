@@ -5,7 +5,8 @@ normalisation) on the inputs of every position of that layer; its weights and th
 copied to one frozen node per position and the copies code every image in one network:
 ``inputs`` -> ``excitatory`` (copies x k, each copy reading its own patch or block through
 the shared kernel) -> one-to-one ``inhibitory`` -> the other excitatory neurons of the SAME
-copy. A node's code is the spike counts of all its neurons (graded, not only the winner).
+copy (``layerN.inhibitory = "shared"``: the copy's k excitatory neurons -> one inhibitory
+neuron -> all k). A node's code is the spike counts of all its neurons (graded, not only the winner).
 Nothing here imports a simulator.
 """
 from __future__ import annotations
@@ -115,7 +116,7 @@ def layer_parameters(params: Parameters, layer: int, coding: bool = False) -> Pa
     copies = len(receptive_inputs(params, layer)) if coding else 1
     values = {
         "network": {"n_excitatory": p.n_excitatory * copies,
-                    "synapses": p.synapses},
+                    "synapses": p.synapses, "inhibitory": p.inhibitory},
         "normalisation": {"column_sum": p.column_sum},
         "encoding": {"rate_per_intensity": p.rate_per_intensity,
                      "presentation": params.encoding.presentation,
@@ -152,15 +153,15 @@ def copied(kernel: np.ndarray, receptive: np.ndarray, n_inputs: int) -> np.ndarr
     return out
 
 
-def coding_masks(receptive: np.ndarray, n_inputs: int, k: int) -> dict[str, np.ndarray]:
+def coding_masks(receptive: np.ndarray, n_inputs: int, k: int,
+                 inhibitory: str) -> dict[str, np.ndarray]:
     """The pairs that make :func:`diehl_cook.build` a network of frozen copies (its
-    ``masks``): each copy's excitatory neurons read only its inputs, and its inhibitory
-    neurons reach only the other excitatory neurons of the same copy."""
-    copies = len(receptive)
+    ``masks``): each copy's excitatory neurons read only its inputs, and its inhibition
+    (``inhibitory``: "paired" or "shared", see :func:`diehl_cook.inhibition_masks`) stays
+    inside the copy."""
     reads = copied(np.ones((receptive.shape[1], k)), receptive, n_inputs) > 0
-    same_copy = np.kron(np.eye(copies, dtype=bool), np.ones((k, k), dtype=bool))
     return {"input_to_exc": reads,
-            "inh_to_exc": same_copy & ~np.eye(copies * k, dtype=bool)}
+            **diehl_cook.inhibition_masks(inhibitory, len(receptive), k)}
 
 
 def synapse_counts(params: Parameters) -> dict[str, int]:
@@ -170,8 +171,10 @@ def synapse_counts(params: Parameters) -> dict[str, int]:
     for layer in LAYERS:
         receptive = receptive_inputs(params, layer)
         copies, fan_in = receptive.shape
-        k = getattr(params, f"layer{layer}").n_excitatory
-        out[f"layer{layer}"] = copies * (fan_in * k + k + k * (k - 1))
+        p = getattr(params, f"layer{layer}")
+        k = p.n_excitatory
+        inhibition = k + k * (k - 1) if p.inhibitory == "paired" else 2 * k
+        out[f"layer{layer}"] = copies * (fan_in * k + inhibition)
     out["total"] = sum(out.values())
     return out
 

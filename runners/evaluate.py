@@ -122,7 +122,7 @@ def evaluate(run_dir: Path, split: str = "test", examples: int | None = None,
     ckpt.check_inputs(target.images.shape[1:], f"the {split} split")
 
     if recording is not None:
-        recording = recording.for_network(params.network.n_excitatory)
+        recording = recording.for_network(params.network)
 
     def frozen_network():
         return open_network(params, backend_name, ckpt.weights, ckpt.delays, ckpt.theta,

@@ -208,7 +208,8 @@ def code(run_dir: Path, params, layer: int, split: str, backend_name: str, data_
                 lp, backend_name, patches.copied(ckpt.weights, receptive, n_inputs),
                 patches.copied(ckpt.delays, receptive, n_inputs),
                 np.tile(ckpt.theta, len(receptive)), plastic=False,
-                masks=patches.coding_masks(receptive, n_inputs, k))[0]
+                masks=patches.coding_masks(receptive, n_inputs, k,
+                                           lp.network.inhibitory))[0]
 
         counts, input_spikes = responses(coding_network,
                                          mnist.Split(inputs, images.labels[rows]),

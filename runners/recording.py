@@ -81,10 +81,14 @@ class RecordingPlan:
         if self.chunk < 1:
             raise ConfigError("--record-chunk must be at least 1 example")
 
-    def for_network(self, n_excitatory: int) -> "RecordingPlan":
-        """This plan with the neurons a network of ``n_excitatory`` neurons has."""
+    def for_network(self, network) -> "RecordingPlan":
+        """This plan with the neurons a network (``params.network``) has."""
+        if network.inhibitory == "shared" and "inhibitory" in self.populations:
+            raise ConfigError("with network.inhibitory = shared the inhibitory population is "
+                              "one neuron; record the excitatory and input populations, or "
+                              "set network.inhibitory=paired")
         return dataclasses.replace(self, neurons=tuple(i for i in self.neurons
-                                                       if i < n_excitatory))
+                                                       if i < network.n_excitatory))
 
     @property
     def signals(self) -> tuple[str, ...]:

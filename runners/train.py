@@ -251,7 +251,7 @@ def _continue(run_dir: Path, params, ckpt: checkpoint.Checkpoint, backend_name: 
                               params.network.n_excitatory)
     accuracy = None
     if recording is not None:
-        recording = recording.for_network(params.network.n_excitatory)
+        recording = recording.for_network(params.network)
     recorder = None if recording is None else Recorder(
         recording, run_dir, "train",
         block_annotations(params, ckpt.model, data.images.shape[1:], backend_name),

@@ -119,3 +119,51 @@ def test_input_injectors_send_spikes_when_pynns_generator_and_parrot_would():
     assert fired["injector"][0].size > 20
     for ours, theirs in zip(fired["injector"], fired["pynn"]):
         assert np.array_equal(ours, theirs)
+
+
+@pytest.mark.parametrize("inhibitory", ["paired", "shared"])
+def test_each_excitatory_spike_inhibits_the_other_excitatory_neurons(inhibitory):
+    """Paired or shared, a winner-take-all inhibits alike: each excitatory spike makes one
+    inhibitory spike that reaches every other excitatory neuron. Paired: each excitatory
+    neuron has its own inhibitory neuron (N + N(N-1) synapses); shared: one for all (N + N).
+    Neurons 0 and 2 are made to fire; 1 and 3, at rest and without input, are pushed
+    below it."""
+    n = 4
+    p = load_parameters("diehl_cook", None, [f"network.n_excitatory={n}",
+                                             f"network.inhibitory={inhibitory}",
+                                             "excitatory.v_init=-65.0",
+                                             "simulation.threads=1"])
+    backend = open_backend("nest", p)
+    sim = backend.sim
+    net = diehl_cook.build(sim, p, n, backend.input_synapse(None, 1.0),
+                           masks={"input_to_exc": np.eye(n, dtype=bool)},
+                           cell_types=backend.cell_types)
+    nest = backend._nest
+    lateral = [len(nest.GetConnections(a.node_collection, b.node_collection))
+               for a, b in ((net.excitatory, net.inhibitory), (net.inhibitory, net.excitatory))]
+    assert net.inhibitory.size == (n if inhibitory == "paired" else 1)
+    assert lateral == ([n, n * (n - 1)] if inhibitory == "paired" else [n, n])
+    drive = sim.Population(n, sim.SpikeSourceArray(
+        spike_times=[[10.0, 30.0, 50.0], [], [70.0, 90.0], []]))
+    sim.Projection(drive, net.excitatory, sim.OneToOneConnector(),
+                   sim.StaticSynapse(
+                       weight=300.0 * diehl_cook.synaptic_unit(p, "excitatory", "excitatory"),
+                       delay=1.0),
+                   receptor_type="excitatory")
+    backend.attach(net, None)
+    backend.set_weights(np.zeros((n, n)))
+    backend.set_delays(np.ones((n, n)))
+    backend.set_thresholds(np.full(n, p.excitatory.v_thresh))
+    backend.record(("excitatory",), ("v",), (1, 3))
+    backend.record(("inhibitory",), (), ())
+    backend.run(120.0)
+    fired = np.bincount(backend.take_spikes()[1], minlength=n)
+    recorded = backend.take_recorded()
+    backend.end()
+    assert fired.tolist() == [3, 0, 2, 0]
+    inhibitory_spikes = np.bincount(recorded["inhibitory"]["spikes"][1],
+                                    minlength=net.inhibitory.size)
+    assert inhibitory_spikes.tolist() == ([3, 0, 2, 0] if inhibitory == "paired" else [5])
+    _, neuron, v = recorded["excitatory"]["v"]
+    for silent in (1, 3):
+        assert v[neuron == silent].min() < p.excitatory.v_rest - 1.0

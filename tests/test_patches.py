@@ -117,16 +117,18 @@ def test_counts_become_inputs_scaled_to_the_quantile():
     assert np.allclose(patches.as_input(codes, scale)[0], [0, 85, 170, 255])
 
 
-def test_frozen_copies_have_the_counted_synapses_and_do_not_interact():
+@pytest.mark.parametrize("inhibitory", ["paired", "shared"])
+def test_frozen_copies_have_the_counted_synapses_and_do_not_interact(inhibitory):
     """A patch shown at one position makes only that copy's neurons fire."""
-    params = load_parameters("patches", None, ["layer1.n_excitatory=3"])
+    params = load_parameters("patches", None, ["layer1.n_excitatory=3",
+                                               f"layer1.inhibitory={inhibitory}"])
     lp = patches.layer_parameters(params, 1, coding=True)
     receptive = patches.receptive_inputs(params, 1)
     ones = patches.copied(np.ones((25, 3)), receptive, 900)     # weights 1, delays 1 ms
     theta = np.full(108, lp.theta.offset)                        # threshold = v_thresh
     backend, net = open_network(
         lp, "nest", ones, ones, theta, plastic=False,
-        masks=patches.coding_masks(receptive, 900, 3))
+        masks=patches.coding_masks(receptive, 900, 3, inhibitory))
     nest = backend._nest
     synapses = sum(len(nest.GetConnections(a.node_collection, b.node_collection))
                    for a, b in ((net.inputs, net.excitatory), (net.excitatory, net.inhibitory),

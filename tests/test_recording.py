@@ -74,6 +74,14 @@ def test_plan_refuses_unknown_names():
         RecordingPlan(populations=("excitatory",), variables=("w",))
 
 
+def test_plan_refuses_inhibitory_signals_of_a_shared_inhibitory_neuron():
+    params = load_parameters("diehl_cook", None, ["network.inhibitory=shared"])
+    with pytest.raises(ConfigError, match="network.inhibitory=paired"):
+        RecordingPlan(populations=("excitatory", "inhibitory")).for_network(params.network)
+    plan = RecordingPlan(populations=("excitatory",), neurons=(0, 99, 100))
+    assert plan.for_network(params.network).neurons == (0, 99)
+
+
 @pytest.fixture(scope="module")
 def untrained_run(tmp_path_factory):
     run = tmp_path_factory.mktemp("rec") / "run"

@@ -101,19 +101,21 @@ def test_default_unit_conductance_rounds_the_stdp_step_and_the_variant_does_not(
     assert stdp_rounding(variant.stdp, variant.network.unit_conductance) == []
 
 
-@pytest.mark.parametrize("layer", patches.LAYERS)
-def test_frozen_hierarchy_layer_maps_with_only_its_copies_pairs(virtual_board, layer):
+@pytest.mark.parametrize("layer, inhibitory", [(layer, "paired") for layer in patches.LAYERS]
+                         + [(1, "shared")])
+def test_frozen_hierarchy_layer_maps_with_only_its_copies_pairs(virtual_board, layer,
+                                                                inhibitory):
     """The frozen copies of a patch-hierarchy layer, under the SpiNNaker variant's
     constraints, map with exactly the synapses of models/patches (each copy reads its own
-    patch or block; inhibition stays within a copy) and their weights."""
-    params = load_parameters("patches")
+    patch or block; inhibition stays within a copy, paired or shared) and their weights."""
+    params = load_parameters("patches", None, [f"layer{layer}.inhibitory={inhibitory}"])
     lp = patches.layer_parameters(params, layer, coding=True).with_values(
         tomllib.loads(VARIANT.read_text()), VARIANT.name)
     receptive = patches.receptive_inputs(params, layer)
     n_inputs = patches.layer_inputs(params, layer)
     k = getattr(params, f"layer{layer}").n_excitatory
     kernel = np.random.default_rng(layer).uniform(0.05, 1.0, (receptive.shape[1], k))
-    masks = patches.coding_masks(receptive, n_inputs, k)
+    masks = patches.coding_masks(receptive, n_inputs, k, inhibitory)
     weights = patches.copied(kernel, receptive, n_inputs)
     backend, _ = open_network(lp, "spinnaker", weights,
                               patches.copied(np.ones_like(kernel), receptive, n_inputs),
@@ -122,10 +124,12 @@ def test_frozen_hierarchy_layer_maps_with_only_its_copies_pairs(virtual_board, l
     backend.set_input_spikes([np.arange(1.0, 300.0, 10.0 + i % 7) for i in range(n_inputs)])
     backend.run(2 * PERIOD)
     mapped = backend._network
-    assert backend.resources.cores > 2 * -(-lp.network.n_excitatory // NEURONS_PER_CORE[
-        "excitatory"])
-    mapped_synapses = len(mapped.exc_to_inh.get("weight", format="list"))
-    for name in ("input_to_exc", "inh_to_exc"):
+    assert backend.resources.cores > sum(-(-population.size // NEURONS_PER_CORE[name])
+                                         for name, population in (
+                                             ("excitatory", mapped.excitatory),
+                                             ("inhibitory", mapped.inhibitory)))
+    mapped_synapses = 0
+    for name in ("input_to_exc", "exc_to_inh", "inh_to_exc"):
         pairs = getattr(mapped, name).get("weight", format="list")
         assert len(pairs) == masks[name].sum()
         assert all(masks[name][int(i), int(j)] for i, j, _ in pairs)
