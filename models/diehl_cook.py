@@ -136,7 +136,7 @@ def inhibition_masks(kind: str, copies: int, k: int) -> dict[str, np.ndarray]:
     ``c k .. (c + 1) k - 1`` make copy ``c``). ``kind`` "paired": each excitatory neuron
     drives its own inhibitory neuron, which inhibits the other neurons of its copy; "shared":
     all neurons of a copy drive one inhibitory neuron, which inhibits all of them (the
-    winner too, while it is refractory)."""
+    winner too: its own inhibition arrives while it is refractory and outlasts that)."""
     group = np.kron(np.eye(copies, dtype=bool), np.ones((k, 1), dtype=bool))  # (n, copies)
     if kind == "shared":
         return {"exc_to_inh": group, "inh_to_exc": group.T.copy()}

@@ -6,7 +6,8 @@ copied to one frozen node per position and the copies code every image in one ne
 ``inputs`` -> ``excitatory`` (copies x k, each copy reading its own patch or block through
 the shared kernel) -> one-to-one ``inhibitory`` -> the other excitatory neurons of the SAME
 copy (``layerN.inhibitory = "shared"``: the copy's k excitatory neurons -> one inhibitory
-neuron -> all k). A node's code is the spike counts of all its neurons (graded, not only the winner).
+neuron -> all k). A node's code is the spike counts of all its neurons (graded, not only
+the winner).
 Nothing here imports a simulator.
 """
 from __future__ import annotations
