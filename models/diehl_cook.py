@@ -182,9 +182,10 @@ def build(sim, params: Parameters, n_inputs: int, input_synapse,
     def rule(name: str):
         if name in connectors:
             return connectors[name]
-        if name == "exc_to_inh" and n_inh == n and np.array_equal(masks[name], np.eye(n)):
-            return sim.OneToOneConnector()
-        return sim.ArrayConnector(masks[name]) if name in masks else sim.AllToAllConnector()
+        mask = masks.get(name)
+        if name == "exc_to_inh" and n_inh == n and mask.sum() == n and mask.diagonal().all():
+            return sim.OneToOneConnector()      # the identity, without an n x n comparison
+        return sim.ArrayConnector(mask) if mask is not None else sim.AllToAllConnector()
     inputs = sim.Population(n_inputs, source(spike_times=[]), label="inputs")
     excitatory = sim.Population(n, cell(**cell_parameters(params, "excitatory")),
                                 initial_values={"v": params.excitatory.v_init},
