@@ -187,6 +187,15 @@ def code_scale(codes: np.ndarray, quantile: float) -> float:
     return max(1.0, float(np.quantile(active, quantile))) if active.size else 1.0
 
 
-def as_input(codes: np.ndarray, scale: float) -> np.ndarray:
-    """Spike counts as input "pixels" of the layer above (0..255, like an image)."""
-    return np.clip(codes / scale, 0.0, 1.0) * 255.0
+def as_input(codes: np.ndarray, scale: float, compression: str = "linear") -> np.ndarray:
+    """Spike counts as input "pixels" of the layer above (0..255, like an image): count /
+    ``scale``, clipped at 1, or with ``compression="sqrt"`` its square root."""
+    full = np.clip(codes / scale, 0.0, 1.0)
+    return (np.sqrt(full) if compression == "sqrt" else full) * 255.0
+
+
+def normalised(inputs: np.ndarray, total: float) -> np.ndarray:
+    """``inputs`` (images, inputs; 0..255) with each image's row scaled to sum to ``total``
+    full-scale (255) inputs, clipped at 255; a silent image stays silent."""
+    sums = inputs.sum(axis=1, keepdims=True)
+    return np.clip(inputs * (255.0 * total / np.where(sums > 0, sums, 1.0)), 0.0, 255.0)

@@ -9,7 +9,9 @@ Steps, each done once and kept in the run directory, so a run stopped anywhere r
 3. ``layer2/`` on the 2x2 blocks of the training codes, then its codes; ``layer3/`` likewise;
 4. ``metrics.json``: the readouts (:mod:`~spiking_mnist.runners.readout`).
 
-Codes pass to the layer above as Poisson rates (:func:`~spiking_mnist.models.patches.as_input`).
+Codes pass to the layer above as Poisson rates (:func:`~spiking_mnist.models.patches.as_input`);
+layer 3 may read them square-rooted and each image scaled to one total
+(``layer3.input_compression``, ``layer3.input_total``).
 Training images are coded on stream "label", so their spikes differ from the learning ones.
 """
 from __future__ import annotations
@@ -51,7 +53,16 @@ def parameters_of(run_dir: Path, params=None):
         Path(run_dir).mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(params.values(), indent=1))
         return params
-    saved = load_defaults(patches.MODEL).with_values(json.loads(path.read_text()), str(path))
+    stored = json.loads(path.read_text())
+    defaults = load_defaults(patches.MODEL)
+    missing = [f"{s}.{k}" for s, entries in defaults.values().items() for k in entries
+               if k not in stored.get(s, {})]
+    if missing:
+        raise ConfigError(f"{path} lacks {', '.join(missing)} (saved by an older version); "
+                          "add them with the values the run used: the defaults then were "
+                          "inhibitory = \"paired\", theta_tau = 1e7, input_compression = "
+                          "\"linear\", input_total = 0")
+    saved = defaults.with_values(stored, str(path))
     if params is None:
         return saved
     changed = [f"{s}.{k}" for s, entries in params.values().items() for k, v in entries.items()
@@ -127,10 +138,14 @@ def coding_inputs(run_dir: Path, params, layer: int, split: str, images: mnist.S
     """The inputs of ``layer``'s coding network for ``images[rows]``, one row per image."""
     if layer == 1:
         return patches.pad(images.images[rows], params.geometry.padding)
-    sources = (1,) if layer == 2 else patches.layer3_sources(params)
-    return np.concatenate([patches.as_input(load_codes(run_dir, below, split)[0][rows],
-                                            scale(run_dir, params, below))
-                           for below in sources], axis=1)
+    if layer == 2:
+        return patches.as_input(load_codes(run_dir, 1, split)[0][rows], scale(run_dir, params, 1))
+    top = params.layer3
+    inputs = np.concatenate([patches.as_input(load_codes(run_dir, below, split)[0][rows],
+                                              scale(run_dir, params, below),
+                                              top.input_compression)
+                             for below in patches.layer3_sources(params)], axis=1)
+    return patches.normalised(inputs, top.input_total) if top.input_total else inputs
 
 
 def learning_data(run_dir: Path, params, layer: int, data_dir=None) -> mnist.Split:

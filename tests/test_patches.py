@@ -49,11 +49,14 @@ def test_layer3_reads_the_code_its_geometry_names():
     assert sizes == {"layer2": 9 * 4, "layer1": 36 * 3, "both": 9 * 4 + 36 * 3}
 
 
-def test_layer3_inputs_are_the_scaled_codes_it_reads_side_by_side(tmp_path):
+@pytest.mark.parametrize("compression", ["linear", "sqrt"])
+def test_layer3_inputs_are_the_scaled_codes_it_reads_side_by_side(tmp_path, compression):
     from spiking_mnist.runners import hierarchy
     params = load_parameters("patches", None, ["layer1.n_excitatory=3",
                                                "layer2.n_excitatory=4",
-                                               "geometry.layer3_reads=both"])
+                                               "geometry.layer3_reads=both",
+                                               f"layer3.input_compression={compression}",
+                                               "layer3.input_total=0"])
     rng = np.random.default_rng(0)
     codes = {1: rng.integers(0, 9, (5, 108)), 2: rng.integers(0, 9, (5, 36))}
     (tmp_path / "codes").mkdir()
@@ -63,8 +66,14 @@ def test_layer3_inputs_are_the_scaled_codes_it_reads_side_by_side(tmp_path):
     inputs = hierarchy.coding_inputs(tmp_path, params, 3, "train", None, slice(1, 3))
     scales = json.loads((tmp_path / "codes" / "scales.json").read_text())
     assert inputs.shape == (2, 36 + 108)
-    assert np.array_equal(inputs[:, :36], patches.as_input(codes[2][1:3], scales["2"]))
-    assert np.array_equal(inputs[:, 36:], patches.as_input(codes[1][1:3], scales["1"]))
+    assert np.array_equal(inputs[:, :36],
+                          patches.as_input(codes[2][1:3], scales["2"], compression))
+    assert np.array_equal(inputs[:, 36:],
+                          patches.as_input(codes[1][1:3], scales["1"], compression))
+    totalled = hierarchy.coding_inputs(tmp_path, params.with_overrides(
+        ["layer3.input_total=10"]), 3, "train", None, slice(1, 3))
+    assert np.allclose(totalled.sum(axis=1), 10 * 255.0)          # ten full-scale inputs
+    assert np.allclose(totalled / inputs, totalled[:, :1] / inputs[:, :1])  # one factor a row
 
 
 def test_a_geometry_that_does_not_tile_the_image_is_refused():
@@ -115,6 +124,17 @@ def test_counts_become_inputs_scaled_to_the_quantile():
     scale = patches.code_scale(codes, 0.5)
     assert scale == 3.0
     assert np.allclose(patches.as_input(codes, scale)[0], [0, 85, 170, 255])
+    assert np.allclose(patches.as_input(codes, scale, "sqrt")[0],
+                       255 * np.sqrt([0, 1 / 3, 2 / 3, 1]))
+
+
+def test_normalised_rows_sum_to_the_total_clipped_at_full_scale_and_silent_ones_stay():
+    inputs = np.array([[0.0, 10.0, 30.0], [0.0, 0.0, 0.0], [255.0, 1.0, 0.0]])
+    out = patches.normalised(inputs, 1.0)
+    assert np.allclose(out[0], [0, 63.75, 191.25])
+    assert not out[1].any()
+    assert np.allclose(out[2], [255 * 255 / 256, 255 / 256, 0])
+    assert np.allclose(patches.normalised(inputs[2:], 2.0), [[255.0, 510 / 256, 0]])  # clipped
 
 
 @pytest.mark.parametrize("inhibitory", ["paired", "shared"])
@@ -200,6 +220,17 @@ def test_a_finished_run_refuses_other_model_values(tiny_run, capsys):
     assert main(["patches", str(tiny_run), "--quiet", "--set", "layer1.n_excitatory=5"]) \
         == EXIT_BAD_INPUT
     assert "layer1.n_excitatory" in capsys.readouterr().err
+
+
+def test_a_run_saved_without_a_newer_parameter_is_refused_not_run_with_its_default(
+        tiny_run, tmp_path, capsys):
+    older = tmp_path / "older"
+    older.mkdir()
+    values = json.loads((tiny_run / "parameters.json").read_text())
+    del values["layer3"]["input_total"]
+    (older / "parameters.json").write_text(json.dumps(values))
+    assert main(["patches", str(older), "--quiet"]) == EXIT_BAD_INPUT
+    assert "lacks layer3.input_total" in capsys.readouterr().err
 
 
 def test_a_run_started_with_other_values_takes_readout_values_alone(tiny_run, capsys):
