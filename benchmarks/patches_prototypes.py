@@ -2,8 +2,10 @@
 3: k-means (scikit-learn) with M prototypes on the first N coded training images of a
 layer, each prototype labelled by the digit most of its images show, each validation image
 predicted by its nearest prototype's label. Like D&C's vote, but with prototypes found by
-k-means instead of STDP. Counts are scaled to unit length (``l2``) or square-rooted first
-(``sqrt``). For tuning: the test images are not read.
+k-means instead of STDP. Each image's counts are taken as they are, scaled to one total
+(what layer 3 reads with ``layer3.input_total``) or to unit length, each of these also on
+their square roots (``layer3.input_compression = "sqrt"``). For tuning: the test images
+are not read.
 
     python benchmarks/patches_prototypes.py runs/p-k50-20k --layer 1 2 3 --prototypes 200 400
 """
@@ -16,11 +18,17 @@ from sklearn.cluster import KMeans
 
 from spiking_mnist.runners import hierarchy
 
-SCALINGS = {"l2": lambda x: x, "sqrt": np.sqrt}
+def one_total(x: np.ndarray) -> np.ndarray:
+    return x / np.maximum(x.sum(axis=1, keepdims=True), 1e-12)
 
 
 def unit_rows(x: np.ndarray) -> np.ndarray:
     return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+
+
+SCALINGS = {"counts": lambda x: x, "one total": one_total, "unit length": unit_rows,
+            "sqrt, one total": lambda x: one_total(np.sqrt(x)),
+            "sqrt, unit length": lambda x: unit_rows(np.sqrt(x))}
 
 
 def vote(train, labels, validation, prototypes: int, seed: int) -> np.ndarray:
@@ -49,8 +57,8 @@ def main() -> None:
                              f"{len(truth)} validation images of layer {layer}")
         train, labels = train[:args.train].astype(float), labels[:args.train]
         for m in args.prototypes:
-            scores = [(vote(unit_rows(f(train)), labels, unit_rows(f(validation.astype(float))),
-                            m, args.seed) == truth).mean() for f in SCALINGS.values()]
+            scores = [(vote(f(train), labels, f(validation.astype(float)), m, args.seed)
+                       == truth).mean() for f in SCALINGS.values()]
             print(f"{layer} | {train.shape[1]} | {m} | "
                   + " | ".join(f"{100 * s:.1f} %" for s in scores), flush=True)
 
