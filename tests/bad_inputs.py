@@ -168,6 +168,14 @@ def _first_checkpoint_intact(tmp: Path) -> None:
     assert sorted(p.name for p in (tmp / "run").iterdir()) == ["checkpoint", "history.json"]
 
 
+def _hierarchy_run_older_than_input_total(tmp: Path) -> None:
+    """A patch-hierarchy run directory saved before ``layer3.input_total`` existed."""
+    values = load_defaults("patches").values()
+    del values["layer3"]["input_total"]
+    (tmp / "p").mkdir()
+    (tmp / "p" / "parameters.json").write_text(json.dumps(values))
+
+
 TINY_TRAINING = "--examples 2 --neurons 5 --digits 0,1 --quiet --set training.checkpoint_every=1"
 
 CASES = [
@@ -287,6 +295,9 @@ CASES = [
          prepare=lambda tmp: write_run(tmp / "run", model="patch_hierarchy")),
     Case("a damaged checkpoint file", "evaluate TMP/run", 2, "it is damaged",
          prepare=_truncate_weights),
+    Case("a patch-hierarchy run saved before a parameter it now has existed",
+         "patches TMP/p", 2, "lacks layer3.input_total (saved by an older version)",
+         prepare=_hierarchy_run_older_than_input_total),
     Case("the disk fills up while a checkpoint is written",
          f"train --run-dir TMP/run {TINY_TRAINING}", 2, "No space left on device",
          patches=_disk_full_on_second_checkpoint, after=_first_checkpoint_intact),
