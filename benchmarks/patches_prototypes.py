@@ -18,6 +18,7 @@ from sklearn.cluster import KMeans
 
 from spiking_mnist.runners import hierarchy
 
+
 def one_total(x: np.ndarray) -> np.ndarray:
     return x / np.maximum(x.sum(axis=1, keepdims=True), 1e-12)
 
