@@ -138,14 +138,13 @@ def coding_inputs(run_dir: Path, params, layer: int, split: str, images: mnist.S
     """The inputs of ``layer``'s coding network for ``images[rows]``, one row per image."""
     if layer == 1:
         return patches.pad(images.images[rows], params.geometry.padding)
-    if layer == 2:
-        return patches.as_input(load_codes(run_dir, 1, split)[0][rows], scale(run_dir, params, 1))
-    top = params.layer3
+    sources = (1,) if layer == 2 else patches.layer3_sources(params)
+    compression = params.layer3.input_compression if layer == 3 else "linear"
     inputs = np.concatenate([patches.as_input(load_codes(run_dir, below, split)[0][rows],
-                                              scale(run_dir, params, below),
-                                              top.input_compression)
-                             for below in patches.layer3_sources(params)], axis=1)
-    return patches.normalised(inputs, top.input_total) if top.input_total else inputs
+                                              scale(run_dir, params, below), compression)
+                             for below in sources], axis=1)
+    total = params.layer3.input_total if layer == 3 else 0
+    return patches.normalised(inputs, total) if total else inputs
 
 
 def learning_data(run_dir: Path, params, layer: int, data_dir=None) -> mnist.Split:
