@@ -82,6 +82,16 @@ def validate(params: Parameters) -> None:
                           "fixed_step); or keep theta on the host: --set theta.kept=host")
 
 
+def in_phase(params: Parameters, examples_seen: int) -> Parameters:
+    """``params`` with the STDP potentiation rate of the learning phase that
+    ``examples_seen`` is in: ``stdp.nu_post``, or ``stdp.nu_post_refine`` from
+    ``stdp.refine_from`` examples on (when that is set)."""
+    s = params.stdp
+    if s.refine_from == 0 or examples_seen < s.refine_from:
+        return params
+    return params.with_values({"stdp": {"nu_post": s.nu_post_refine}}, "stdp.refine_from")
+
+
 def cell_parameters(params: Parameters, role: str) -> dict[str, float]:
     """PyNN ``IF_cond_exp`` (or, with current synapses, ``IF_curr_exp``) parameters of
     ``role`` ("excitatory" or "inhibitory").

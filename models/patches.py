@@ -126,7 +126,8 @@ def layer_parameters(params: Parameters, layer: int, coding: bool = False) -> Pa
         "inh_to_exc": {"weight": p.code_inhibition if coding else p.inhibition,
                        "delay": params.simulation.timestep},
         "theta": {"plus": p.theta_plus, "tau": p.theta_tau},
-        "stdp": {"nu_post": p.nu_post},
+        "stdp": {"nu_post": p.nu_post, "refine_from": p.refine_from,
+                 "nu_post_refine": p.nu_post_refine},
         "simulation": {"timestep": params.simulation.timestep,
                        "showings_per_run": params.simulation.showings_per_run if coding
                        else p.showings_per_run,

@@ -259,8 +259,9 @@ def _continue(run_dir: Path, params, ckpt: checkpoint.Checkpoint, backend_name: 
     with StopOnInterrupt() as stop:
         while k < n_examples:
             segment_began, segment_k = time.perf_counter(), k
-            backend, _ = open_network(params, backend_name, ckpt.weights, ckpt.delays,
-                                      homeostasis.theta, plastic=True, recording=recording)
+            backend, _ = open_network(diehl_cook.in_phase(params, k), backend_name,
+                                      ckpt.weights, ckpt.delays, homeostasis.theta,
+                                      plastic=True, recording=recording)
             if recorder is not None:
                 recorder.attach(backend)
             normaliser = ColumnNormaliser(backend, params.normalisation.column_sum,
@@ -280,6 +281,8 @@ def _continue(run_dir: Path, params, ckpt: checkpoint.Checkpoint, backend_name: 
             presenter = Presenter(backend, images, data.labels, "train", params, recorder,
                                   lambda: homeostasis.theta)
             segment_end = min(n_examples, (k // every + 1) * every)
+            if k < params.stdp.refine_from:   # the slower phase needs a network of its own
+                segment_end = min(segment_end, params.stdp.refine_from)
             fed = takewhile(lambda _: not stop.requested, range(k, segment_end))
             began = time.perf_counter()
             for _, row, counts in presenter.show(((j, order[j % len(order)]) for j in fed),

@@ -1,8 +1,10 @@
 """End to end on NEST through the command line: a small network learns two digits."""
 import json
 
+import numpy as np
 import pytest
 
+from spiking_mnist.models.diehl_cook import normalise_columns
 from spiking_mnist.runners.cli import EXIT_BAD_INPUT, main
 
 
@@ -55,3 +57,25 @@ def test_benchmark_accuracy_n100(tmp_path):
     assert main(["train", "--run-dir", str(run), "--examples", "10000", "--quiet"]) == 0
     assert main(["evaluate", str(run), "--label-examples", "5000", "--quiet"]) == 0
     assert json.loads((run / "metrics.json").read_text())["accuracy"] >= 0.75
+
+
+def test_the_refinement_phase_learns_at_its_own_rate_from_its_example(tmp_path):
+    """stdp.refine_from splits training there and switches to stdp.nu_post_refine: with a
+    zero rate (and no depression) the weights stay those of the fifth example, while with the
+    D&C rate, split at the same example, they go on changing."""
+    def trained(name, examples, *sets):
+        run = tmp_path / name
+        assert main(["train", "--run-dir", str(run), "--examples", str(examples),
+                     "--neurons", "10", "--digits", "0,1", "--quiet",
+                     "--set", "stdp.nu_pre=0", *[a for s in sets for a in ("--set", s)]]) == 0
+        speed = json.loads((run / "history.json").read_text())["speed"]
+        return np.load(run / "checkpoint" / "weights.npy"), [s["examples_seen"] for s in speed]
+
+    first, _ = trained("five", 5)
+    frozen, segments = trained("frozen", 12, "stdp.refine_from=5", "stdp.nu_post_refine=0")
+    assert segments == [5, 12]
+    # a saved column may still hold potentiation NEST applied after the last normalisation
+    assert np.allclose(frozen, normalise_columns(first, 78.0), rtol=1e-9, atol=0)
+    learning_on, segments = trained("on", 12, "stdp.refine_from=5")   # refine rate = nu_post
+    assert segments == [5, 12]
+    assert not np.allclose(learning_on, normalise_columns(first, 78.0), rtol=1e-3, atol=0)
