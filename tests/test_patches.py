@@ -98,14 +98,17 @@ def test_every_layer_runs_at_a_1_ms_step_with_one_step_delays_and_rates_it_carri
             diehl_cook.validate(lp)
 
 
-def test_each_layer_learns_with_its_own_synapses_rate_theta_and_showings_per_run():
+def test_each_layer_learns_with_its_own_synapses_rates_theta_and_showings_per_run():
     params = load_parameters("patches", None, [
         "layer1.synapses=current", "layer3.synapses=conductance", "layer3.nu_post=0.1",
-        "layer3.theta_tau=1e6", "layer3.showings_per_run=1", "simulation.showings_per_run=25"])
+        "layer3.theta_tau=1e6", "layer3.showings_per_run=1", "simulation.showings_per_run=25",
+        "layer3.refine_from=500", "layer3.nu_post_refine=0.02"])
     first, third = patches.layer_parameters(params, 1), patches.layer_parameters(params, 3)
     assert (first.network.synapses, third.network.synapses) == ("current", "conductance")
     assert (first.stdp.nu_post, third.stdp.nu_post) == (0.01, 0.1)
     assert (first.theta.tau, third.theta.tau) == (1e7, 1e6)
+    assert (first.stdp.refine_from, third.stdp.refine_from) == (0, 500)
+    assert diehl_cook.in_phase(third, 500).stdp.nu_post == 0.02
     assert third.simulation.showings_per_run == 1
     assert patches.layer_parameters(params, 3, coding=True).simulation.showings_per_run == 25
 
