@@ -65,10 +65,11 @@ def stdp_rounding(stdp, nS_per_unit: float) -> list[str]:
     """The STDP amplitudes the board would round by more than :data:`MAX_ROUNDING`.
 
     sPyNNaker holds ``A * w_max`` (uS) times :data:`CONDUCTANCE_SCALE` as an S16.15 number;
-    for D&C that is ``nu * unit_conductance``.
+    for D&C that is ``nu * unit_conductance``. The rate of a refinement phase
+    (``stdp.refine_from``) is checked too, so a run is refused before it learns.
     """
     problems = []
-    for name in ("nu_pre", "nu_post"):
+    for name in ("nu_pre", "nu_post") + (("nu_post_refine",) if stdp.refine_from else ()):
         exact = getattr(stdp, name) * nS_per_unit * 1e-3 * CONDUCTANCE_SCALE
         held = round(exact / S1615_STEP) * S1615_STEP
         if exact > 0 and abs(held - exact) > MAX_ROUNDING * exact:

@@ -99,6 +99,10 @@ def test_default_unit_conductance_rounds_the_stdp_step_and_the_variant_does_not(
     assert stdp_rounding(default.stdp, default.network.unit_conductance) == [
         "stdp.nu_pre = 0.0001 becomes 0.89 times itself"]
     assert stdp_rounding(variant.stdp, variant.network.unit_conductance) == []
+    refined = variant.with_values({"stdp": {"refine_from": 10, "nu_post_refine": 1e-6}}, "test")
+    assert [p.split(" =")[0] for p in stdp_rounding(refined.stdp,
+                                                   refined.network.unit_conductance)] == [
+        "stdp.nu_post_refine"]
 
 
 @pytest.mark.parametrize("layer, inhibitory", [(layer, "paired") for layer in patches.LAYERS]
