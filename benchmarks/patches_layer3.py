@@ -4,7 +4,9 @@ training images and the validation ones), with other layer-3 values, so a layer-
 is tried in minutes. Prints the readouts on the validation split and how many layer-3
 neurons learnt: the spread (std / mean) of each neuron's input weights (the uniform initial
 weights have 0.57; a learnt prototype is far above) and its theta (20 mV at the start,
-higher for neurons that fired while learning). With several ``--examples``, layer 3 learns
+higher for neurons that fired while learning); and the learnt weights as prototypes
+compared without spikes (the vote they would give, and how often the spiking winner is
+the best match). With several ``--examples``, layer 3 learns
 on to each and is scored there (a learning curve; the coded training images are shown again
 when it learns more than them). The test images are not read.
 
@@ -88,17 +90,42 @@ def relearn(target: Path, examples: int) -> None:
             f.unlink()
 
 
+def prototypes(target: Path, weights: np.ndarray, counts: np.ndarray) -> tuple[float, float]:
+    """The learnt weights taken as prototypes: the validation accuracy when every image takes
+    the label of the weights at the smallest angle to its inputs (each labelled by the digit
+    most of the training images nearest to it show), and how often the neuron that spiked
+    most for a validation image (``counts``) is the one with the largest drive."""
+    params = hierarchy.parameters_of(target)
+    unit = weights / np.maximum(np.linalg.norm(weights, axis=0), 1e-12)
+
+    def inputs(split: str, n: int) -> np.ndarray:
+        return hierarchy.coding_inputs(target, params, 3, split, None, slice(0, n))
+
+    train_labels = hierarchy.load_codes(target, 1, "train")[1]
+    nearest = (inputs("train", len(train_labels)) @ unit).argmax(axis=1)
+    digit = np.array([np.bincount(train_labels[nearest == j], minlength=10).argmax()
+                      for j in range(weights.shape[1])])
+    truth = hierarchy.load_codes(target, 1, "validation")[1]
+    validation = inputs("validation", len(truth))
+    accuracy = float((digit[(validation @ unit).argmax(axis=1)] == truth).mean())
+    agreement = float(((validation @ weights).argmax(axis=1) == counts.argmax(axis=1)).mean())
+    return accuracy, agreement
+
+
 def report(target: Path, metrics: dict) -> None:
     ckpt = checkpoint.load(target / "layer3")
     spread = ckpt.weights.std(axis=0) / ckpt.weights.mean(axis=0)
     counts, _ = hierarchy.load_codes(target, 3, "validation")
+    nearest, agreement = prototypes(target, ckpt.weights, counts)
     print(f"{ckpt.examples_seen} images learnt ({metrics['seconds']['layer3']['learn']} s): "
           f"vote {100 * metrics['vote']['validation']['accuracy']:.2f} %, linear layer 3 "
           f"{100 * metrics['linear']['layer3']['validation']:.2f} % (validation); weight "
           f"spread percentiles 10/50/90 {np.percentile(spread, [10, 50, 90]).round(2)}, "
           f"theta (mV) {np.percentile(ckpt.theta, [10, 50, 90]).round(1)}; "
           f"{len(set(counts.argmax(axis=1)))} neurons win a validation image, "
-          f"{counts.sum(axis=1).mean():.1f} spikes per image", flush=True)
+          f"{counts.sum(axis=1).mean():.1f} spikes per image; the weights as prototypes "
+          f"(nearest by angle) {100 * nearest:.2f} %, the neuron that spikes most has the "
+          f"largest drive for {100 * agreement:.1f} % of the images", flush=True)
 
 
 if __name__ == "__main__":
