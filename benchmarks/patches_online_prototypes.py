@@ -18,12 +18,9 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
+from patches_prototypes import unit_rows   # this folder: run as benchmarks/THIS.py
 
 from spiking_mnist.runners import hierarchy
-
-
-def unit_rows(x: np.ndarray) -> np.ndarray:
-    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
 
 
 def learn(inputs: np.ndarray, phases: list[tuple[int, float]], prototypes: int,
