@@ -5,7 +5,7 @@ normalisation) on the inputs of every position of that layer; its weights and th
 copied to one frozen node per position and the copies code every image in one network:
 ``inputs`` -> ``excitatory`` (copies x k, each copy reading its own patch or block through
 the shared kernel) -> one-to-one ``inhibitory`` -> the other excitatory neurons of the SAME
-copy (``layerN.inhibitory = "shared"``: the copy's k excitatory neurons -> one inhibitory
+copy (``layerN.code_inhibitory = "shared"``: the copy's k excitatory neurons -> one inhibitory
 neuron -> all k). A node's code is the spike counts of all its neurons (graded, not only
 the winner).
 Nothing here imports a simulator.
@@ -109,15 +109,17 @@ def receptive_inputs(params: Parameters, layer: int) -> np.ndarray:
 
 def layer_parameters(params: Parameters, layer: int, coding: bool = False) -> Parameters:
     """The D&C parameters of ``layer``'s learning network, or with ``coding`` of its frozen
-    copies (``code_inhibition``, ``code_intensity``, n_excitatory = copies x k). The lateral
-    delays are one time step (D&C has none), whatever ``simulation.timestep``."""
+    copies (``code_inhibitory``, ``code_inhibition``, ``code_intensity``, n_excitatory =
+    copies x k). The lateral delays are one time step (D&C has none), whatever
+    ``simulation.timestep``."""
     if layer not in LAYERS:
         raise ConfigError(f"layer {layer}: the hierarchy has layers {LAYERS}")
     p = getattr(params, f"layer{layer}")
     copies = len(receptive_inputs(params, layer)) if coding else 1
     values = {
         "network": {"n_excitatory": p.n_excitatory * copies,
-                    "synapses": p.synapses, "inhibitory": p.inhibitory},
+                    "synapses": p.synapses,
+                    "inhibitory": p.code_inhibitory if coding else p.inhibitory},
         "normalisation": {"column_sum": p.column_sum},
         "encoding": {"rate_per_intensity": p.rate_per_intensity,
                      "presentation": params.encoding.presentation,
@@ -175,7 +177,7 @@ def synapse_counts(params: Parameters) -> dict[str, int]:
         copies, fan_in = receptive.shape
         p = getattr(params, f"layer{layer}")
         k = p.n_excitatory
-        inhibition = k + k * (k - 1) if p.inhibitory == "paired" else 2 * k
+        inhibition = k + k * (k - 1) if p.code_inhibitory == "paired" else 2 * k
         out[f"layer{layer}"] = copies * (fan_in * k + inhibition)
     out["total"] = sum(out.values())
     return out

@@ -88,6 +88,20 @@ def test_default_network_has_fewer_than_500000_synapses():
     assert counts["layer1"] == 36 * (25 * 50 + 50 + 50 * 49)
 
 
+def test_frozen_copies_take_their_own_inhibition_kind_and_only_they_are_counted():
+    """Kernels learnt with paired inhibition, coded by shared copies: the budget a 200-neuron
+    layer 3 on the layer-1 code needs (docs/patches.md#synapses)."""
+    params = load_parameters("patches", None, [
+        "layer1.code_inhibitory=shared", "layer2.code_inhibitory=shared",
+        "layer3.inhibitory=shared", "layer3.code_inhibitory=shared",
+        "layer3.n_excitatory=200"])
+    assert patches.layer_parameters(params, 1).network.inhibitory == "paired"
+    assert patches.layer_parameters(params, 1, coding=True).network.inhibitory == "shared"
+    counts = patches.synapse_counts(params)
+    assert (counts["layer1"], counts["layer2"]) == (36 * (25 * 50 + 100), 9 * (200 * 50 + 100))
+    assert counts["total"] == 48_600 + 90_900 + 1_800 * 200 + 400 < 500_000
+
+
 def test_every_layer_runs_at_a_1_ms_step_with_one_step_delays_and_rates_it_carries():
     params = load_parameters("patches", None, ["simulation.timestep=1.0"])
     for layer in patches.LAYERS:
@@ -143,7 +157,7 @@ def test_normalised_rows_sum_to_the_total_clipped_at_full_scale_and_silent_ones_
 def test_frozen_copies_have_the_counted_synapses_and_do_not_interact(inhibitory):
     """A patch shown at one position makes only that copy's neurons fire."""
     params = load_parameters("patches", None, ["layer1.n_excitatory=3",
-                                               f"layer1.inhibitory={inhibitory}"])
+                                               f"layer1.code_inhibitory={inhibitory}"])
     lp = patches.layer_parameters(params, 1, coding=True)
     receptive = patches.receptive_inputs(params, 1)
     ones = patches.copied(np.ones((25, 3)), receptive, 900)     # weights 1, delays 1 ms

@@ -112,7 +112,7 @@ def test_frozen_hierarchy_layer_maps_with_only_its_copies_pairs(virtual_board, l
     """The frozen copies of a patch-hierarchy layer, under the SpiNNaker variant's
     constraints, map with exactly the synapses of models/patches (each copy reads its own
     patch or block; inhibition stays within a copy, paired or shared) and their weights."""
-    params = load_parameters("patches", None, [f"layer{layer}.inhibitory={inhibitory}"])
+    params = load_parameters("patches", None, [f"layer{layer}.code_inhibitory={inhibitory}"])
     lp = patches.layer_parameters(params, layer, coding=True).with_values(
         tomllib.loads(VARIANT.read_text()), VARIANT.name)
     receptive = patches.receptive_inputs(params, layer)
