@@ -79,8 +79,7 @@ def measure_layer(layer: int, images: np.ndarray) -> dict:
             * (rng.random((len(images), n_inputs)) < 0.2)
     out = mapped(params, inputs, patches.copied(kernel, receptive, n_inputs),
                  patches.copied(delays, receptive, n_inputs), plastic=False,
-                 masks=patches.coding_masks(receptive, n_inputs, k,
-                                            getattr(hierarchy, f"layer{layer}").code_inhibitory))
+                 masks=patches.coding_masks(receptive, n_inputs, k, params.network.inhibitory))
     return out | {"n": f"hierarchy layer {layer}: {len(receptive)} x {k}"}
 
 

@@ -60,8 +60,9 @@ def parameters_of(run_dir: Path, params=None):
     if missing:
         raise ConfigError(f"{path} lacks {', '.join(missing)} (saved by an older version); "
                           "add them with the values the run used: the defaults then were "
-                          "inhibitory = code_inhibitory = \"paired\", theta_tau = 1e7, input_compression = "
-                          "\"linear\", input_total = 0, refine_from = 0 (any nu_post_refine)")
+                          "inhibitory = code_inhibitory = \"paired\", theta_tau = 1e7, "
+                          "input_compression = \"linear\", input_total = 0, refine_from = 0 "
+                          "(any nu_post_refine)")
     saved = defaults.with_values(stored, str(path))
     if params is None:
         return saved
