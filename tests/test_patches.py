@@ -85,13 +85,18 @@ def test_a_geometry_that_does_not_tile_the_image_is_refused():
 def test_default_network_has_fewer_than_500000_synapses():
     counts = patches.synapse_counts(load_parameters("patches"))
     assert counts["total"] < 500_000
-    assert counts["layer1"] == 36 * (25 * 50 + 50 + 50 * 49)
+    # k = 100 coded with one inhibitory neuron per node; k' = 25 over 4 x 100; m = 85 over 3,600
+    assert counts["layer1"] == 36 * (25 * 100 + 2 * 100)
+    assert counts["layer2"] == 9 * (400 * 25 + 2 * 25)
+    assert counts["layer3"] == 3_600 * 85 + 2 * 85
+    assert counts["total"] == 493_820
 
 
 def test_frozen_copies_take_their_own_inhibition_kind_and_only_they_are_counted():
     """Kernels learnt with paired inhibition, coded by shared copies: the budget a 200-neuron
     layer 3 on the layer-1 code needs (docs/patches.md#synapses)."""
     params = load_parameters("patches", None, [
+        "layer1.n_excitatory=50", "layer2.n_excitatory=50",
         "layer1.code_inhibitory=shared", "layer2.code_inhibitory=shared",
         "layer3.inhibitory=shared", "layer3.code_inhibitory=shared",
         "layer3.n_excitatory=200"])
