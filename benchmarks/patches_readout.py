@@ -4,11 +4,13 @@ accuracy on the coded validation images of a logistic regression
 inverse regularisation C and count transform. For tuning: the test images are not read.
 ``--holdout H`` also scores on the last H coded training images, which no readout is then
 fitted on: more images than the validation split's, so differences of a few tenths of a
-point show.
+point show. ``--first N`` keeps only the first N coded training images, so runs that coded
+different numbers of images are compared on the same ones.
 
     python benchmarks/patches_readout.py runs/patches --layer 1 --train 5000 10000 20000 \\
         --inverse-regularisation 0.01 0.1 1 --transform raw sqrt
     python benchmarks/patches_readout.py runs/patches --layer 1 2 3 --train 40000 --holdout 10000
+    python benchmarks/patches_readout.py runs/patches --layer 1 --first 12000 --train 10000 --holdout 2000
 """
 from __future__ import annotations
 
@@ -32,12 +34,15 @@ def main() -> None:
     parser.add_argument("--transform", choices=TRANSFORMS, nargs="+", default=["raw"])
     parser.add_argument("--holdout", type=int, default=0,
                         help="also score on the last this many coded training images")
+    parser.add_argument("--first", type=int, default=None,
+                        help="use only the first this many coded training images (default: all)")
     args = parser.parse_args()
     codes = {split: [hierarchy.load_codes(args.run_dir, layer, split) for layer in args.layer]
              for split in ("train", "validation")}
     features = {split: np.concatenate([c for c, _ in parts], axis=1).astype(float)
                 for split, parts in codes.items()}
     labels = {split: parts[0][1] for split, parts in codes.items()}
+    features["train"], labels["train"] = features["train"][:args.first], labels["train"][:args.first]
     if not len(labels["validation"]) or max(args.train) + args.holdout > len(labels["train"]):
         raise SystemExit(f"{args.run_dir} holds {len(labels['train'])} coded training and "
                          f"{len(labels['validation'])} validation images of layers "
