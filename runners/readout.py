@@ -2,21 +2,24 @@
 
 - the label vote: D&C's neuron labels (:func:`~spiking_mnist.models.diehl_cook.assign_labels`)
   on the layer-3 counts of the coded training images;
-- linear: a logistic regression (scikit-learn) on standardised spike counts of the coded
-  training images, for the code of each layer and for all of them together.
+- linear: a logistic regression (scikit-learn) on the spike counts of the coded training
+  images, for the code of each layer and for all of them together; each layer's counts in
+  units of its full scale (``readout.scaling``), or standardised count by count.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from spiking_mnist.models import diehl_cook
+from spiking_mnist.models import diehl_cook, patches
 from spiking_mnist.runners.evaluate import metrics_of
 
 CODES = {"layer1": (1,), "layer2": (2,), "layer3": (3,), "all": (1, 2, 3)}
 
 
-def linear(train: np.ndarray, labels: np.ndarray, inverse_regularisation: float):
-    """A multinomial logistic regression on standardised counts, fitted on ``train``."""
+def linear(train: np.ndarray, labels: np.ndarray, inverse_regularisation: float,
+           standardise: bool = False):
+    """A multinomial logistic regression fitted on ``train`` (images, features), each
+    feature standardised first when ``standardise``."""
     try:
         from sklearn.linear_model import LogisticRegression
         from sklearn.pipeline import make_pipeline
@@ -24,9 +27,18 @@ def linear(train: np.ndarray, labels: np.ndarray, inverse_regularisation: float)
     except ImportError:
         raise ImportError("the linear readout needs scikit-learn: "
                           "`pip install scikit-learn`") from None
-    model = make_pipeline(StandardScaler(),
-                          LogisticRegression(C=inverse_regularisation, max_iter=2000))
+    model = LogisticRegression(C=inverse_regularisation, max_iter=3000)
+    if standardise:
+        model = make_pipeline(StandardScaler(), model)
     return model.fit(train.astype(float), labels)
+
+
+def in_full_scale(counts: dict, train_counts: dict, quantile: float) -> np.ndarray:
+    """The counts of several layers ({layer: (images, counts)}) side by side, each layer's
+    divided by its full scale: ``quantile`` of its non-zero counts in ``train_counts``, the
+    scale at which the layer above reads it (:func:`~spiking_mnist.models.patches.code_scale`)."""
+    return np.concatenate([counts[layer] / patches.code_scale(train_counts[layer], quantile)
+                           for layer in counts], axis=1)
 
 
 def score(run_dir, params, splits: list[str], load_codes) -> dict:
@@ -43,10 +55,14 @@ def score(run_dir, params, splits: list[str], load_codes) -> dict:
     for split in splits:
         predicted = diehl_cook.predict(codes[(3, split)][0], assignments)
         out["vote"][split] = metrics_of(labels[split], predicted)
+    r = params.readout
     for name, layers in CODES.items():
-        features = {s: np.concatenate([codes[(layer, s)][0] for layer in layers], axis=1)
+        train_counts = {layer: codes[(layer, "train")][0] for layer in layers}
+        features = {s: in_full_scale({layer: codes[(layer, s)][0] for layer in layers},
+                                     train_counts, params.code.full_scale_quantile)
                     for s in splits}
-        model = linear(features["train"], train_labels, params.readout.inverse_regularisation)
+        model = linear(features["train"], train_labels, r.inverse_regularisation,
+                       standardise=r.scaling == "standardised")
         out["linear"][name] = {s: float((model.predict(features[s].astype(float))
                                          == labels[s]).mean()) for s in splits}
     return out

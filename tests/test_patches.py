@@ -12,7 +12,7 @@ import pytest
 from spiking_mnist.models import diehl_cook, patches
 from spiking_mnist.models.parameters import ConfigError, load_parameters
 from spiking_mnist.runners.cli import EXIT_BAD_INPUT, EXIT_INTERRUPTED, main
-from spiking_mnist.runners.hierarchy import load_codes
+from spiking_mnist.runners.hierarchy import load_codes, parameters_of
 from spiking_mnist.runners.session import open_network
 
 TINY = ["layer1.n_excitatory=3", "layer1.examples=60", "layer2.n_excitatory=4",
@@ -252,6 +252,15 @@ def test_a_run_saved_without_a_newer_parameter_is_refused_not_run_with_its_defau
     (older / "parameters.json").write_text(json.dumps(values))
     assert main(["patches", str(older), "--quiet"]) == EXIT_BAD_INPUT
     assert "lacks layer3.input_total" in capsys.readouterr().err
+
+
+def test_a_run_saved_without_a_newer_readout_value_takes_its_default(tiny_run, tmp_path):
+    older = tmp_path / "older"
+    older.mkdir()
+    values = json.loads((tiny_run / "parameters.json").read_text())
+    del values["readout"]["scaling"]        # the readout is fitted anew on the codes
+    (older / "parameters.json").write_text(json.dumps(values))
+    assert parameters_of(older).readout.scaling == "full_scale"
 
 
 def test_a_run_started_with_other_values_takes_readout_values_alone(tiny_run, capsys):
