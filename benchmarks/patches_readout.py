@@ -1,13 +1,13 @@
 """How the linear readout of a patch-hierarchy code depends on what it is fitted on: the
 accuracy on the coded validation images of a logistic regression
 (``runners.readout.linear``) fitted on the first N coded training images, for each N,
-inverse regularisation C, count transform and scaling (``readout.scaling``). For tuning: the test images are not read.
-``--holdout H`` also scores on the last H coded training images, which no readout is then
-fitted on: more images than the validation split's, so differences of a few tenths of a
-point show. ``--first N`` keeps only the first N coded training images, so runs that coded
-different numbers of images are compared on the same ones. ``--folds K`` instead scores by
-K-fold cross-validation over the coded training images (fitted on all folds but one,
-scored on that one, for each fold): every image is held out once.
+inverse regularisation C, count transform and scaling (``readout.scaling``). For tuning: the
+test images are not read. ``--holdout H`` also scores on the last H coded training images,
+which no readout is then fitted on: more images than the validation split's, so differences
+of a few tenths of a point show. ``--first N`` keeps only the first N coded training images,
+so runs that coded different numbers of images are compared on the same ones. ``--folds K``
+instead scores by K-fold cross-validation over the coded training images (fitted on all
+folds but one, scored on that one, for each fold): every image is held out once.
 
     python benchmarks/patches_readout.py runs/patches --layer 1 --train 5000 10000 20000 \\
         --inverse-regularisation 0.01 0.1 1 --transform raw sqrt
@@ -67,7 +67,8 @@ def main() -> None:
     quantile = hierarchy.parameters_of(args.run_dir).code.full_scale_quantile
     codes = {split: {layer: hierarchy.load_codes(args.run_dir, layer, split)
                      for layer in args.layer} for split in ("train", "validation")}
-    counts = {split: {layer: c for layer, (c, _) in parts.items()} for split, parts in codes.items()}
+    counts = {split: {layer: c for layer, (c, _) in parts.items()}
+              for split, parts in codes.items()}
     labels = {split: parts[args.layer[0]][1] for split, parts in codes.items()}
     train = {layer: c[:args.first] for layer, c in counts["train"].items()}
     train_labels = labels["train"][:args.first]
