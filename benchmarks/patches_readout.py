@@ -53,10 +53,11 @@ def main() -> None:
                         help="layers whose codes, side by side, are the features")
     parser.add_argument("--train", type=int, nargs="+", default=[5000],
                         help="coded training images the readout is fitted on")
-    parser.add_argument("--inverse-regularisation", type=float, nargs="+", default=[0.1])
+    parser.add_argument("--inverse-regularisation", type=float, nargs="+",
+                        help="C (default: the run's readout.inverse_regularisation)")
     parser.add_argument("--transform", choices=TRANSFORMS, nargs="+", default=["raw"])
     parser.add_argument("--scaling", choices=("full_scale", "standardised"), nargs="+",
-                        default=["full_scale"], help="see readout.scaling")
+                        help="see readout.scaling (default: the run's)")
     parser.add_argument("--holdout", type=int, default=0,
                         help="also score on the last this many coded training images")
     parser.add_argument("--first", type=int, default=None,
@@ -64,7 +65,8 @@ def main() -> None:
     parser.add_argument("--folds", type=int, default=0,
                         help="score by this many folds of the training codes instead")
     args = parser.parse_args()
-    quantile = hierarchy.parameters_of(args.run_dir).code.full_scale_quantile
+    params = hierarchy.parameters_of(args.run_dir)
+    quantile = params.code.full_scale_quantile
     codes = {split: {layer: hierarchy.load_codes(args.run_dir, layer, split)
                      for layer in args.layer} for split in ("train", "validation")}
     counts = {split: {layer: c for layer, (c, _) in parts.items()}
@@ -73,8 +75,9 @@ def main() -> None:
     train = {layer: c[:args.first] for layer, c in counts["train"].items()}
     train_labels = labels["train"][:args.first]
     n_train = len(train_labels)
-    settings = [(c, name, scaling) for c in args.inverse_regularisation
-                for name in args.transform for scaling in args.scaling]
+    settings = [(c, name, scaling)
+                for c in args.inverse_regularisation or [params.readout.inverse_regularisation]
+                for name in args.transform for scaling in args.scaling or [params.readout.scaling]]
     print(f"layers {args.layer}, {sum(c.shape[1] for c in train.values())} counts per image")
     if args.folds:
         edges = np.linspace(0, n_train, args.folds + 1).astype(int)
