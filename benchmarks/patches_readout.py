@@ -33,9 +33,10 @@ def accuracies(fit: dict, fit_labels, scored: dict, quantile: float, c: float, t
                scaling: str) -> dict:
     """The readout fitted on ``fit`` ({layer: counts}) and its accuracy (%) on each of
     ``scored`` ({name: ({layer: counts}, labels)}; "-" where there are no images)."""
-    model = readout.linear(transform(readout.in_full_scale(fit, fit, quantile)), fit_labels, c,
+    scales = readout.full_scales(fit, quantile)
+    model = readout.linear(transform(readout.in_full_scale(fit, scales)), fit_labels, c,
                            standardise=scaling == "standardised")
-    predicted = {name: model.predict(transform(readout.in_full_scale(x, fit, quantile)))
+    predicted = {name: model.predict(transform(readout.in_full_scale(x, scales)))
                  for name, (x, y) in scored.items() if len(y)}
     return {name: f"{100 * (predicted[name] == y).mean():.2f} %" if len(y) else "-"
             for name, (x, y) in scored.items()}

@@ -33,12 +33,17 @@ def linear(train: np.ndarray, labels: np.ndarray, inverse_regularisation: float,
     return model.fit(train.astype(float), labels)
 
 
-def in_full_scale(counts: dict, train_counts: dict, quantile: float) -> np.ndarray:
+def full_scales(train_counts: dict, quantile: float) -> dict:
+    """Each layer's full scale ({layer: (images, counts)} -> {layer: count}): ``quantile`` of
+    its non-zero training counts, the scale at which the layer above reads it
+    (:func:`~spiking_mnist.models.patches.code_scale`)."""
+    return {layer: patches.code_scale(c, quantile) for layer, c in train_counts.items()}
+
+
+def in_full_scale(counts: dict, scales: dict) -> np.ndarray:
     """The counts of several layers ({layer: (images, counts)}) side by side, each layer's
-    divided by its full scale: ``quantile`` of its non-zero counts in ``train_counts``, the
-    scale at which the layer above reads it (:func:`~spiking_mnist.models.patches.code_scale`)."""
-    return np.concatenate([counts[layer] / patches.code_scale(train_counts[layer], quantile)
-                           for layer in counts], axis=1)
+    divided by its full scale (``scales``, from :func:`full_scales`)."""
+    return np.concatenate([counts[layer] / scales[layer] for layer in counts], axis=1)
 
 
 def score(run_dir, params, splits: list[str], load_codes) -> dict:
@@ -56,13 +61,13 @@ def score(run_dir, params, splits: list[str], load_codes) -> dict:
         predicted = diehl_cook.predict(codes[(3, split)][0], assignments)
         out["vote"][split] = metrics_of(labels[split], predicted)
     r = params.readout
+    scales = full_scales({layer: codes[(layer, "train")][0] for layer in (1, 2, 3)},
+                         params.code.full_scale_quantile)
     for name, layers in CODES.items():
-        train_counts = {layer: codes[(layer, "train")][0] for layer in layers}
-        features = {s: in_full_scale({layer: codes[(layer, s)][0] for layer in layers},
-                                     train_counts, params.code.full_scale_quantile)
+        features = {s: in_full_scale({layer: codes[(layer, s)][0] for layer in layers}, scales)
                     for s in splits}
         model = linear(features["train"], train_labels, r.inverse_regularisation,
                        standardise=r.scaling == "standardised")
-        out["linear"][name] = {s: float((model.predict(features[s].astype(float))
-                                         == labels[s]).mean()) for s in splits}
+        out["linear"][name] = {s: float((model.predict(features[s]) == labels[s]).mean())
+                               for s in splits}
     return out

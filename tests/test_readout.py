@@ -7,7 +7,9 @@ from spiking_mnist.runners import readout
 def test_each_layer_is_read_in_units_of_its_own_full_scale_from_training_counts():
     train = {1: np.array([[0, 10], [4, 0]]), 2: np.array([[2, 0], [0, 0]])}
     scored = {1: np.array([[5, 20]]), 2: np.array([[1, 3]])}
-    features = readout.in_full_scale(scored, train, quantile=1.0)   # scales 10 and 2
+    scales = readout.full_scales(train, quantile=1.0)
+    assert scales == {1: 10.0, 2: 2.0}
+    features = readout.in_full_scale(scored, scales)
     assert np.allclose(features, [[0.5, 2.0, 0.5, 1.5]])
 
 
