@@ -12,7 +12,8 @@ folds but one, scored on that one, for each fold): every image is held out once.
     python benchmarks/patches_readout.py runs/patches --layer 1 --train 5000 10000 20000 \\
         --inverse-regularisation 0.01 0.1 1 --transform raw sqrt
     python benchmarks/patches_readout.py runs/patches --layer 1 2 3 --train 40000 --holdout 10000
-    python benchmarks/patches_readout.py runs/patches --layer 1 --first 12000 --train 10000 --holdout 2000
+    python benchmarks/patches_readout.py runs/patches --layer 1 --first 12000 --train 10000 \\
+        --holdout 2000
     python benchmarks/patches_readout.py runs/patches --layer 1 2 3 --train 40000 --holdout 10000 \\
         --scaling full_scale standardised --inverse-regularisation 0.1 1
     python benchmarks/patches_readout.py runs/patches --layer 1 2 3 --folds 5 \\
@@ -32,14 +33,17 @@ TRANSFORMS = {"raw": lambda counts: counts, "sqrt": np.sqrt, "log1p": np.log1p}
 def accuracies(fit: dict, fit_labels, scored: dict, quantile: float, c: float, transform,
                scaling: str) -> dict:
     """The readout fitted on ``fit`` ({layer: counts}) and its accuracy (%) on each of
-    ``scored`` ({name: ({layer: counts}, labels)}; "-" where there are no images)."""
+    ``scored`` ({name: ({layer: counts}, labels)}; None where there are no images)."""
     scales = readout.full_scales(fit, quantile)
     model = readout.linear(transform(readout.in_full_scale(fit, scales)), fit_labels, c,
                            standardise=scaling == "standardised")
-    predicted = {name: model.predict(transform(readout.in_full_scale(x, scales)))
-                 for name, (x, y) in scored.items() if len(y)}
-    return {name: f"{100 * (predicted[name] == y).mean():.2f} %" if len(y) else "-"
-            for name, (x, y) in scored.items()}
+    return {name: 100 * (model.predict(transform(readout.in_full_scale(x, scales))) == y).mean()
+            if len(y) else None for name, (x, y) in scored.items()}
+
+
+def percent(accuracy) -> str:
+    """An accuracy from :func:`accuracies` as printed."""
+    return "-" if accuracy is None else f"{accuracy:.2f} %"
 
 
 def rows(counts: dict, subset) -> dict:
@@ -91,9 +95,8 @@ def main() -> None:
                 scored = {"fold": (rows(train, slice(start, stop)), train_labels[start:stop])}
                 per_fold.append(accuracies(rows(train, fit), train_labels[fit], scored,
                                            quantile, c, TRANSFORMS[name], scaling)["fold"])
-            mean = np.mean([float(a.split()[0]) for a in per_fold])
-            print(f"{c:g} | {name} | {scaling} | {mean:.2f} % | {' / '.join(per_fold)}",
-                  flush=True)
+            print(f"{c:g} | {name} | {scaling} | {percent(np.mean(per_fold))} | "
+                  f"{' / '.join(percent(a) for a in per_fold)}", flush=True)
         return
     if not len(labels["validation"]) or max(args.train) + args.holdout > n_train:
         raise SystemExit(f"{args.run_dir} holds {n_train} coded training and "
@@ -110,8 +113,8 @@ def main() -> None:
         for c, name, scaling in settings:
             acc = accuracies(rows(train, slice(0, n)), train_labels[:n], scored, quantile,
                              c, TRANSFORMS[name], scaling)
-            print(f"{n} | {c:g} | {name} | {scaling} | {acc['validation']} | "
-                  f"{acc['holdout']} | {acc['fit']}", flush=True)
+            print(f"{n} | {c:g} | {name} | {scaling} | {percent(acc['validation'])} | "
+                  f"{percent(acc['holdout'])} | {percent(acc['fit'])}", flush=True)
 
 
 if __name__ == "__main__":
