@@ -1,5 +1,5 @@
 """What the NEST profile's choices cost: NEST's iaf_cond_exp against this project's fixed-step
-dc_iaf_cond_exp (spikes and seconds), and reading input weights through PyNEST against the
+iaf_cond_exp_fixed_step (spikes and seconds), and reading input weights through PyNEST against the
 module's kernel functions.
 
     python benchmarks/nest_costs.py --cells 30 --neurons 100 400 1600
@@ -24,21 +24,21 @@ import time
 
 import numpy as np
 
-from spiking_mnist.hardware import nest_module
+from spiking_mnist.hardware import nest_extension
 from spiking_mnist.hardware.nest import import_pynn_nest
 
 EXCITATORY = dict(C_m=100.0, g_L=1.0, E_L=-65.0, V_reset=-65.0, V_th=-52.0, t_ref=5.0,
                   E_ex=0.0, E_in=-100.0, tau_syn_ex=1.0, tau_syn_in=2.0, V_m=-65.0)
 INHIBITORY = dict(C_m=10.0, g_L=1.0, E_L=-60.0, V_reset=-45.0, V_th=-40.0, t_ref=2.0,
                   E_ex=0.0, E_in=-85.0, tau_syn_ex=1.0, tau_syn_in=2.0, V_m=-60.0)
-MODELS = ("iaf_cond_exp", "dc_iaf_cond_exp")
+MODELS = ("iaf_cond_exp", "iaf_cond_exp_fixed_step")
 
 
 def _kernel(nest, dt: float, threads: int = 1):
     nest.ResetKernel()
     nest.resolution = dt
     nest.local_num_threads = threads
-    nest_module.install(nest)
+    nest_extension.install(nest)
 
 
 def _on_grid(times: np.ndarray, dt: float) -> np.ndarray:
@@ -161,7 +161,7 @@ def main() -> None:
     same = sum(int(np.isin(times[cell == j], ref_time[ref_cell == j]).sum())
                for j in range(args.cells))
     print(f"excitatory cells: {ref_time.size} spikes (iaf_cond_exp), {times.size} "
-          f"(dc_iaf_cond_exp); same count in {int((counts == ref_counts).sum())} of "
+          f"(iaf_cond_exp_fixed_step); same count in {int((counts == ref_counts).sum())} of "
           f"{args.cells} cells; {same} spikes ({same / max(ref_time.size, 1):.1%}) on the same "
           "time step")
     ref_inh, inh = (inhibitory_agreement(nest, m, args.timestep) for m in MODELS)

@@ -12,7 +12,7 @@ import time
 
 from spiking_mnist.models import diehl_cook
 from spiking_mnist.models.parameters import load_defaults
-from spiking_mnist.runners import checkpoint
+from spiking_mnist.rundir import checkpoint
 from spiking_mnist.runners.session import open_network
 
 
@@ -39,9 +39,11 @@ def main() -> None:
     def through_numpy():
         backend.set_weights(diehl_cook.normalise_columns(backend.get_weights(), column_sum))
 
+    if not backend.normalises_in_place:
+        raise SystemExit("this NEST profile cannot normalise in place (no NEST module)")
+
     def in_place():
-        if not backend.normalise_in_place(column_sum):
-            raise SystemExit("this NEST profile cannot normalise in place (no NEST module)")
+        backend.normalise_in_place(column_sum)
 
     n = ckpt.weights.size
     for name, function in (("read, numpy, write", through_numpy), ("in place", in_place)) * 2:

@@ -1,10 +1,10 @@
 """Mapping time and machine resources of the SpiNNaker variant on sPyNNaker's virtual board.
 
-For each N, the training network (STDP on) is built from ``models/`` with the SpiNNaker
+For each N, the training network (STDP on) is built from ``spiking_mnist/models/`` with the SpiNNaker
 variant's parameters and a chunk of MNIST training examples as one input schedule, then
 mapped: ``run`` on a virtual board places, routes and generates every core's data, and
 nothing executes. With ``--hierarchy``, the frozen copies of each layer of the patch
-hierarchy (``models/patches.toml`` under the variant's constraints) are mapped the same way:
+hierarchy (``spiking_mnist/models/patches.toml`` under the variant's constraints) are mapped the same way:
 layer 1 on padded MNIST images, layers 2 and 3 on made-up codes (a fifth of the inputs
 active), with kernels drawn in D&C's initial weight range (what is mapped does not depend on
 learnt values). Prints a Markdown table; run it with no other heavy job on the machine:
@@ -34,7 +34,7 @@ from spiking_mnist.models import diehl_cook, patches
 from spiking_mnist.models.parameters import load_parameters
 from spiking_mnist.runners.session import open_network
 
-VARIANT = Path(__file__).resolve().parents[1] / "models" / "variants" / "spinnaker.toml"
+VARIANT = Path(__file__).resolve().parents[1] / "spiking_mnist" / "models" / "variants" / "spinnaker.toml"
 
 
 def chunk_of_examples(params, images: np.ndarray) -> list[np.ndarray]:

@@ -26,7 +26,7 @@ import numpy as np
 
 from spiking_mnist.inputs import mnist
 from spiking_mnist.models.parameters import load_defaults
-from spiking_mnist.runners import checkpoint
+from spiking_mnist.rundir import checkpoint
 from spiking_mnist.runners.cli import main
 
 
@@ -122,7 +122,7 @@ def _disk_full_on_second_checkpoint(tmp: Path) -> list:
     return [mock.patch.object(checkpoint, "_write_array", write)]
 
 
-VARIANT = Path(__file__).resolve().parents[1] / "models" / "variants" / "spinnaker.toml"
+VARIANT = Path(__file__).resolve().parents[1] / "spiking_mnist" / "models" / "variants" / "spinnaker.toml"
 TINY_SPINNAKER = ("--examples 2 --neurons 5 --set training.validation=2 --data-dir TMP/data "
                   "--quiet --backend spinnaker --board virtual")
 

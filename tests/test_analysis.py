@@ -15,7 +15,7 @@ from spiking_mnist.analysis import figures
 from spiking_mnist.analysis.report import analyse
 from spiking_mnist.analysis.run_files import RunFiles
 from spiking_mnist.models.parameters import load_defaults
-from spiking_mnist.runners.checkpoint import Checkpoint, CheckpointError, save
+from spiking_mnist.rundir.checkpoint import Checkpoint, CheckpointError, save
 from spiking_mnist.runners.cli import EXIT_BAD_INPUT, main
 
 N = 16

@@ -32,7 +32,7 @@ def weight_change(pre_times, post_drive_times):
                        weight=300.0 * diehl_cook.synaptic_unit(p, "excitatory", "excitatory"),
                        delay=0.5),
                    receptor_type="excitatory")
-    backend.attach(net, p.stdp)
+    backend.attach(net, p.stdp, None)
     backend.set_weights(np.full((2, 2), W0))
     backend.set_delays(np.full((2, 2), 0.5))
     backend.set_input_spikes([np.asarray(pre_times, dtype=float), np.array([])])
@@ -69,7 +69,8 @@ def test_no_post_spike_no_change():
 def test_import_is_silent():
     """Users see neither NEST's banner nor PyNN's warning about building extensions."""
     code = ("from spiking_mnist.hardware.nest import NestBackend\n"
-            "NestBackend(timestep=0.5, threads=1, seed=1, max_delay=10.0).end()")
+            "from spiking_mnist.models.parameters import load_defaults\n"
+            "NestBackend(load_defaults(\"diehl_cook\").simulation, 10.0).end()")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=120)
     assert done.returncode == 0, done.stderr
@@ -107,7 +108,7 @@ def test_input_injectors_send_spikes_when_pynns_generator_and_parrot_would():
                                cell_types=cell_types)
         if source == "pynn":
             net.inputs.set(spike_times=[backend.sim.Sequence(t) for t in times])
-        backend.attach(net, None)
+        backend.attach(net, None, None)
         if source == "injector":
             backend.set_input_spikes([t - backend.now() - backend.timestep for t in times])
         backend.set_weights(weights)
@@ -150,7 +151,7 @@ def test_each_excitatory_spike_inhibits_the_other_excitatory_neurons(inhibitory)
                        weight=300.0 * diehl_cook.synaptic_unit(p, "excitatory", "excitatory"),
                        delay=1.0),
                    receptor_type="excitatory")
-    backend.attach(net, None)
+    backend.attach(net, None, None)
     backend.set_weights(np.zeros((n, n)))
     backend.set_delays(np.ones((n, n)))
     backend.set_thresholds(np.full(n, p.excitatory.v_thresh))

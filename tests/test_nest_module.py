@@ -1,10 +1,10 @@
-"""This project's NEST module: ``dc_iaf_cond_exp`` spikes like NEST's ``iaf_cond_exp`` on a
+"""This project's NEST module: ``iaf_cond_exp_fixed_step`` spikes like NEST's ``iaf_cond_exp`` on a
 fixed input, keeps D&C's homeostatic threshold, is built once and cached, and is what the
 NEST profile runs by default."""
 import numpy as np
 import pytest
 
-from spiking_mnist.hardware import BackendError, nest_module, open_backend
+from spiking_mnist.hardware import BackendError, nest_extension, open_backend
 from spiking_mnist.hardware.nest import import_pynn_nest
 from spiking_mnist.models.parameters import load_parameters
 
@@ -26,7 +26,7 @@ def drive_cells(model, cells=30, seed=3, duration=350.0, params=None):
     nest = _nest()
     nest.ResetKernel()
     nest.resolution = DT
-    nest_module.install(nest)
+    nest_extension.install(nest)
     rng = np.random.default_rng(seed)
     neurons = nest.Create(model, cells, params=params or EXCITATORY)
     for j in range(cells):
@@ -50,7 +50,7 @@ def drive_cells(model, cells=30, seed=3, duration=350.0, params=None):
 
 def test_fixed_step_cell_spikes_like_iaf_cond_exp_on_a_fixed_input():
     (ref_cell, ref_time), _ = drive_cells("iaf_cond_exp")
-    (cell, time), _ = drive_cells("dc_iaf_cond_exp")
+    (cell, time), _ = drive_cells("iaf_cond_exp_fixed_step")
     assert ref_time.size > 100
     # counts per neuron within 1 spike, total within 2 %
     ref_counts = np.bincount(ref_cell, minlength=30)
@@ -64,16 +64,16 @@ def test_fixed_step_cell_spikes_like_iaf_cond_exp_on_a_fixed_input():
 
 def test_homeostatic_threshold_rises_by_theta_plus_per_spike_and_decays():
     params = dict(EXCITATORY, theta_plus=0.05, tau_theta=1e7)
-    (cell, _), status = drive_cells("dc_iaf_cond_exp", params=params)
+    (cell, _), status = drive_cells("iaf_cond_exp_fixed_step", params=params)
     counts = np.bincount(cell, minlength=30)
     assert counts.sum() > 100
     np.testing.assert_allclose(status["theta"], 0.05 * counts, rtol=1e-4)
     # a higher threshold: fewer spikes than without homeostasis on the same input
-    (plain, _), _ = drive_cells("dc_iaf_cond_exp")
+    (plain, _), _ = drive_cells("iaf_cond_exp_fixed_step")
     assert counts.sum() < plain.size
     # decay: exp(-t / tau_theta)
     nest = _nest()
-    neuron = nest.Create("dc_iaf_cond_exp", params=dict(EXCITATORY, tau_theta=100.0, theta=2.0))
+    neuron = nest.Create("iaf_cond_exp_fixed_step", params=dict(EXCITATORY, tau_theta=100.0, theta=2.0))
     nest.Simulate(100.0)
     assert neuron.get("theta") == pytest.approx(2.0 * np.exp(-1.0), rel=1e-6)
 
@@ -81,21 +81,21 @@ def test_homeostatic_threshold_rises_by_theta_plus_per_spike_and_decays():
 def test_module_is_built_once_and_cached(tmp_path, monkeypatch):
     monkeypatch.setenv("SPIKING_MNIST_NEST_MODULE_DIR", str(tmp_path))
     nest = _nest()
-    built = nest_module.build(nest)
+    built = nest_extension.build(nest)
     assert built.parent.parent == tmp_path and built.is_file()
     stamp = built.stat().st_mtime_ns
-    assert nest_module.build(nest) == built and built.stat().st_mtime_ns == stamp
+    assert nest_extension.build(nest) == built and built.stat().st_mtime_ns == stamp
 
 
 def test_a_missing_compiler_says_what_to_do(tmp_path, monkeypatch):
     monkeypatch.setenv("SPIKING_MNIST_NEST_MODULE_DIR", str(tmp_path))
     monkeypatch.setenv("CXX", "no-such-compiler")
     with pytest.raises(BackendError, match="cell_integration=adaptive"):
-        nest_module.build(_nest())
+        nest_extension.build(_nest())
     assert not any(tmp_path.rglob("*.so"))
 
 
-@pytest.mark.parametrize("integration, model", [("fixed_step", "dc_iaf_cond_exp"),
+@pytest.mark.parametrize("integration, model", [("fixed_step", "iaf_cond_exp_fixed_step"),
                                                 ("adaptive", "iaf_cond_exp")])
 def test_the_nest_profile_runs_the_chosen_cell(integration, model):
     from spiking_mnist.models import diehl_cook
@@ -118,7 +118,7 @@ def _weights_round_trip(p):
     backend = open_backend("nest", p)
     net = diehl_cook.build(backend.sim, p, 4, backend.input_synapse(p.stdp, 1.0),
                            cell_types=backend.cell_types)
-    backend.attach(net, p.stdp)
+    backend.attach(net, p.stdp, None)
     weights = np.arange(12, dtype=float).reshape(4, 3) / 12
     backend.set_weights(weights)
     np.testing.assert_allclose(backend.get_weights(), weights)
@@ -126,7 +126,11 @@ def _weights_round_trip(p):
     weights[:, [2, 0]] += 1
     np.testing.assert_allclose(backend.get_weights([2, 0]), weights[:, [2, 0]])
     np.testing.assert_allclose(backend.get_weights(), weights)
-    in_place = backend.normalise_in_place(2.0)
+    in_place = backend.normalises_in_place
+    if in_place:
+        backend.normalise_in_place(2.0)
+        np.testing.assert_allclose(backend.get_weights(),
+                                   diehl_cook.normalise_columns(weights, 2.0))
     backend.end()
     return in_place
 
@@ -145,16 +149,17 @@ def test_the_profile_normalises_columns_in_place_as_the_model_does(threads):
     backend = open_backend("nest", p)
     net = diehl_cook.build(backend.sim, p, 30, backend.input_synapse(p.stdp, 1.0),
                            cell_types=backend.cell_types)
-    backend.attach(net, p.stdp)
+    backend.attach(net, p.stdp, None)
     weights = np.random.default_rng(1).uniform(0, 1, (30, 5))
     weights[:, 3] = 0.0   # a column summing to 0 stays 0
     backend.set_weights(weights)
-    assert backend.normalise_in_place(7.0, [1, 3])
+    assert backend.normalises_in_place
+    backend.normalise_in_place(7.0, [1, 3])
     expected = weights.copy()
     expected[:, [1, 3]] = diehl_cook.normalise_columns(weights[:, [1, 3]], 7.0)
     np.testing.assert_allclose(backend.get_weights(), expected, rtol=1e-12)
     assert not np.allclose(expected, weights)
-    assert backend.normalise_in_place(7.0)
+    backend.normalise_in_place(7.0)
     np.testing.assert_allclose(backend.get_weights(),
                                diehl_cook.normalise_columns(weights, 7.0), rtol=1e-12)
     backend.end()
@@ -203,17 +208,17 @@ def test_kernel_weights_read_and_write_what_pynest_does(synapse_model):
     nest = _nest()
     nest.ResetKernel()
     nest.local_num_threads = 2
-    nest_module.install(nest)
+    nest_extension.install(nest)
     sources = nest.Create("parrot_neuron", 30)
-    targets = nest.Create("dc_iaf_cond_exp", 4)
+    targets = nest.Create("iaf_cond_exp_fixed_step", 4)
     weights = np.random.default_rng(0).uniform(0, 1, (4, 30))
     nest.Connect(sources, targets, "all_to_all",
                  {"synapse_model": synapse_model, "weight": weights})
     connections = nest.GetConnections(sources, targets[1:3])
     statuses = nestkernel_api.llapi_get_connection_status(connections._datum)
-    ids = np.array([[s[k] for k in nest_module.KernelConnections.ID_KEYS] for s in statuses])
+    ids = np.array([[s[k] for k in nest_extension.KernelConnections.ID_KEYS] for s in statuses])
     assert set(ids[:, 2]) == {0, 1}   # connections on both threads
-    kernel = nest_module.KernelConnections(nest, ids)
+    kernel = nest_extension.KernelConnections(nest, ids)
     np.testing.assert_array_equal(kernel.get_weights(), [s["weight"] for s in statuses])
     np.testing.assert_array_equal(kernel.get_weights(np.array([5, 2])),
                                   [statuses[5]["weight"], statuses[2]["weight"]])
@@ -230,17 +235,17 @@ def test_kernel_weights_read_and_write_what_pynest_does(synapse_model):
     kernel.set_delays(delays)
     np.testing.assert_array_equal(connections.get("delay"), delays)
     # listed in bulk: the same connections, in the kernel's memory order
-    listed = nest_module.KernelConnections.of_projection(
+    listed = nest_extension.KernelConnections.of_projection(
         nest, int(ids[0, 3]), (sources[0].global_id, 30), (targets[1].global_id, 2))
     order = np.lexsort((ids[:, 4], ids[:, 3], ids[:, 2]))
     np.testing.assert_array_equal(listed.ids, ids[order])
     # a connection named with the wrong target is refused, not another one read
     with pytest.raises(BackendError, match="could not be read"):
-        nest_module.KernelConnections(nest, ids + np.array([0, 1000, 0, 0, 0])).get_weights()
+        nest_extension.KernelConnections(nest, ids + np.array([0, 1000, 0, 0, 0])).get_weights()
     with pytest.raises(BackendError, match="could not be read"):
-        nest_module.KernelConnections(nest, ids + [0, 0, 0, 0, 10**6]).get_weights()
+        nest_extension.KernelConnections(nest, ids + [0, 0, 0, 0, 10**6]).get_weights()
     with pytest.raises(BackendError, match="could not be written"):
-        nest_module.KernelConnections(nest, ids + [0, 0, 0, 0, 10**6]).set_delays(delays)
+        nest_extension.KernelConnections(nest, ids + [0, 0, 0, 0, 10**6]).set_delays(delays)
     # columns scaled in place to a sum: the in-place (triplet) synapses only
     column = ids[:, 1] - targets[1].global_id
     if synapse_model == "static_synapse":

@@ -12,7 +12,7 @@ import pytest
 from spiking_mnist.models import diehl_cook, patches
 from spiking_mnist.models.parameters import ConfigError, load_parameters
 from spiking_mnist.runners.cli import EXIT_BAD_INPUT, EXIT_INTERRUPTED, main
-from spiking_mnist.runners.hierarchy import load_codes, parameters_of
+from spiking_mnist.rundir.hierarchy import load_codes, parameters_of
 from spiking_mnist.runners.session import open_network
 
 TINY = ["layer1.n_excitatory=3", "layer1.examples=60", "layer2.n_excitatory=4",

@@ -1,7 +1,7 @@
 """The linear readout of the patch hierarchy's codes."""
 import numpy as np
 
-from spiking_mnist.runners import readout
+from spiking_mnist.models import readout
 
 
 def test_each_layer_is_read_in_units_of_its_own_full_scale_from_training_counts():

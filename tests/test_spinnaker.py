@@ -19,7 +19,7 @@ from spiking_mnist.models.parameters import load_parameters  # noqa: E402
 from spiking_mnist.runners.session import open_network  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-VARIANT = Path(__file__).resolve().parents[1] / "models" / "variants" / "spinnaker.toml"
+VARIANT = Path(__file__).resolve().parents[1] / "spiking_mnist" / "models" / "variants" / "spinnaker.toml"
 PERIOD = 500.0
 
 

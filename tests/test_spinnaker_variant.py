@@ -1,4 +1,4 @@
-"""The SpiNNaker variant (models/variants/spinnaker.toml) is a network NEST runs too, and its
+"""The SpiNNaker variant (spiking_mnist/models/variants/spinnaker.toml) is a network NEST runs too, and its
 larger unit conductance, chosen for the board's fixed point, changes nothing but units."""
 from pathlib import Path
 
@@ -9,7 +9,7 @@ from spiking_mnist.models import diehl_cook
 from spiking_mnist.models.parameters import load_parameters
 from spiking_mnist.runners.session import open_network
 
-VARIANT = Path(__file__).resolve().parents[1] / "models" / "variants" / "spinnaker.toml"
+VARIANT = Path(__file__).resolve().parents[1] / "spiking_mnist" / "models" / "variants" / "spinnaker.toml"
 
 
 def one_showing_on_nest(overrides: list[str]) -> tuple[np.ndarray, np.ndarray]:

@@ -1,0 +1,320 @@
+"""Spiking networks for digit recognition written once in PyNN: train on NEST, deploy to
+SpiNNaker, analyse Neo recordings.
+
+The public entry points; everything else lives in the subpackages, in the order data flows:
+:mod:`~spiking_mnist.inputs` (MNIST and Poisson encoding) -> :mod:`~spiking_mnist.models`
+(what a network is, in PyNN) -> :mod:`~spiking_mnist.hardware` (how a backend runs it) ->
+:mod:`~spiking_mnist.runners` (training and testing loops, the CLI) ->
+:mod:`~spiking_mnist.rundir` (the files of a run) -> :mod:`~spiking_mnist.analysis`.
+
+Examples
+--------
+>>> import spiking_mnist as sm
+>>> params = sm.load_parameters(overrides=["network.n_excitatory=100"])  # doctest: +SKIP
+>>> sm.train("runs/n100", params, examples=5000)                          # doctest: +SKIP
+>>> sm.evaluate("runs/n100", examples=1000)["accuracy"]                   # doctest: +SKIP
+"""
+from __future__ import annotations
+
+from os import PathLike
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+
+from spiking_mnist.hardware import BACKENDS, Backend, BackendError, open_backend
+from spiking_mnist.inputs.mnist import DatasetError, Split
+from spiking_mnist.models.diehl_cook import DiehlCookNetwork
+from spiking_mnist.models.parameters import ConfigError, Parameters
+from spiking_mnist.rundir.checkpoint import Checkpoint, CheckpointError
+
+__all__ = ["BACKENDS", "Backend", "BackendError", "Checkpoint", "CheckpointError",
+           "ConfigError", "DatasetError", "DiehlCookNetwork", "Parameters", "Split",
+           "build_network", "evaluate", "load_mnist", "load_parameters", "open_backend",
+           "read_run", "resume", "run_hierarchy", "show_digit", "train"]
+
+def load_parameters(model: str = "diehl_cook", config: str | PathLike[str] | None = None,
+                    overrides: Iterable[str] = ()) -> Parameters:
+    """The parameters of a network: its defaults, a TOML file, then single overrides.
+
+    Parameters
+    ----------
+    model : str
+        ``"diehl_cook"`` (the winner-take-all network) or ``"patches"`` (the hierarchy).
+    config : str or path-like, optional
+        A TOML file of plain values (``[excitatory]`` / ``tau_m = 120.0``), or the name of a
+        shipped variant (``"spinnaker"``).
+    overrides : iterable of str
+        ``"section.name=value"`` strings, e.g. ``"network.n_excitatory=400"``.
+
+    Returns
+    -------
+    Parameters
+        Validated values; ``params.table()`` lists each with its unit and meaning.
+
+    Raises
+    ------
+    ConfigError
+        For an unknown name, a wrong type or an impossible value, saying which.
+    """
+    from spiking_mnist.models.parameters import load_parameters as load
+    return load(model, config, overrides)
+
+
+def load_mnist(split: str = "train", data_dir: str | PathLike[str] | None = None) -> Split:
+    """The MNIST images and labels of ``split``.
+
+    Parameters
+    ----------
+    split : {"train", "test"}
+        The 60,000 training or the 10,000 test images.
+    data_dir : str or path-like, optional
+        A directory of the four MNIST IDX files; by default ``$SPIKING_MNIST_DATA``, the
+        user cache, ``../shared/data/mnist``, else a checked download.
+
+    Returns
+    -------
+    Split
+        ``images`` (n, 28, 28) uint8 and ``labels`` (n,).
+
+    Raises
+    ------
+    DatasetError
+        If the files are missing, damaged or not MNIST, saying what to do.
+    """
+    from spiking_mnist.inputs import mnist
+    return mnist.load(split, data_dir)
+
+
+def build_network(sim, params: Parameters, weights: np.ndarray | None = None,
+                  delays: np.ndarray | None = None, theta: np.ndarray | None = None,
+                  seed: int | None = None) -> DiehlCookNetwork:
+    """Build a frozen Diehl & Cook network with any PyNN module, standard types only.
+
+    Call ``sim.setup()`` first. The input weights are static: D&C's random initial ones
+    unless ``weights`` are given (e.g. a trained checkpoint's), in PyNN units.
+
+    Parameters
+    ----------
+    sim : module
+        A PyNN backend module, e.g. ``pyNN.nest``.
+    params : Parameters
+        From :func:`load_parameters`.
+    weights, delays : ndarray, optional
+        Dimensionless input weights and delays (ms), shape (784, N); drawn from
+        ``seed`` (default ``simulation.seed``) as at the start of training if not given.
+    theta : ndarray, optional
+        Each excitatory neuron's homeostatic threshold rise (mV), shape (N,); the
+        initial ``theta.initial`` if not given.
+
+    Returns
+    -------
+    DiehlCookNetwork
+        Its populations (``inputs``: a ``SpikeSourceArray`` per pixel, ``excitatory``,
+        ``inhibitory``) and projections (``input_to_exc``, ``exc_to_inh``,
+        ``inh_to_exc``).
+    """
+    from spiking_mnist.models import diehl_cook
+    n_inputs = 784 if weights is None else weights.shape[0]
+    rng = np.random.default_rng(params.simulation.seed if seed is None else seed)
+    if weights is None:
+        weights = diehl_cook.normalise_columns(
+            diehl_cook.initial_weights(params, n_inputs, rng), params.normalisation.column_sum)
+    if delays is None:
+        delays = diehl_cook.input_delays(params, n_inputs, rng)
+    unit = diehl_cook.synaptic_unit(params, "excitatory", "excitatory")
+    network = diehl_cook.build(sim, params, n_inputs,
+                               sim.StaticSynapse(weight=0.0, delay=sim.get_time_step()))
+    network.input_to_exc.set(weight=weights * unit, delay=delays)
+    homeostasis = diehl_cook.Homeostasis(params, theta)
+    network.excitatory.set(v_thresh=homeostasis.thresholds())
+    return network
+
+
+def show_digit(sim, network: DiehlCookNetwork, image: np.ndarray, params: Parameters,
+               seed: int = 0) -> list[np.ndarray]:
+    """Set the network's inputs to one Poisson showing of ``image`` from the current time.
+
+    Parameters
+    ----------
+    sim : module
+        The PyNN module the network was built with.
+    network : DiehlCookNetwork
+        From :func:`build_network`.
+    image : ndarray
+        One 28x28 uint8 image.
+    params : Parameters
+        Its ``[encoding]`` rates and duration.
+    seed : int
+        Seed of the Poisson spikes.
+
+    Returns
+    -------
+    list of ndarray
+        Per input, the spike times given (ms); run ``encoding.presentation`` ms after.
+    """
+    from spiking_mnist.inputs import encoding
+    enc = params.encoding
+    now, dt = sim.get_current_time(), sim.get_time_step()
+    rates = encoding.rates_hz(image, enc.rate_per_intensity, enc.initial_intensity)
+    times = [now + t for t in encoding.poisson_spike_times(
+        rates, enc.presentation, dt, np.random.default_rng(seed))]
+    network.inputs.set(spike_times=times)
+    return times
+
+
+def train(run_dir: str | PathLike[str], params: Parameters | None = None,
+          examples: int | None = None, backend: str = "nest",
+          data_dir: str | PathLike[str] | None = None, progress: bool = True,
+          overwrite: bool = False, digits: Sequence[int] | None = None) -> Checkpoint:
+    """Train a Diehl & Cook network from scratch into ``run_dir``.
+
+    Checkpoints are written every ``training.checkpoint_every`` examples; an interrupted
+    run continues with :func:`resume`, bit for bit as if never stopped.
+
+    Parameters
+    ----------
+    run_dir : str or path-like
+        A new directory (or one holding a run, with ``overwrite``).
+    params : Parameters, optional
+        From :func:`load_parameters` (default: the D&C defaults).
+    examples : int, optional
+        Training examples (else ``training.examples``).
+    backend : str
+        ``"nest"`` or ``"spinnaker"``.
+    data_dir : str or path-like, optional
+        See :func:`load_mnist`.
+    progress : bool
+        Show a progress bar.
+    overwrite : bool
+        Replace the run already in ``run_dir``.
+    digits : sequence of int, optional
+        Train, label and test on these classes only.
+
+    Returns
+    -------
+    Checkpoint
+        The trained network: ``weights``, ``delays``, ``theta``, ``examples_seen``.
+
+    Raises
+    ------
+    CheckpointError
+        If ``run_dir`` already holds a run and ``overwrite`` is false.
+    ConfigError, DatasetError, BackendError
+        For bad parameters, data or backends, saying what to do.
+    """
+    from spiking_mnist.runners import train as training
+    params = load_parameters() if params is None else params
+    if examples is not None:
+        params = params.with_values({"training": {"examples": examples}}, "examples")
+    return training.train(Path(run_dir), params, backend, data_dir, progress, digits,
+                          overwrite)
+
+
+def resume(run_dir: str | PathLike[str], examples: int | None = None, backend: str = "nest",
+           data_dir: str | PathLike[str] | None = None, progress: bool = True) -> Checkpoint:
+    """Continue the run in ``run_dir`` from its last checkpoint.
+
+    Parameters
+    ----------
+    run_dir : str or path-like
+        A directory written by :func:`train`.
+    examples : int, optional
+        A larger total of training examples, to train further.
+    backend, data_dir, progress
+        As for :func:`train`.
+
+    Returns
+    -------
+    Checkpoint
+        The network after the last example.
+
+    Raises
+    ------
+    CheckpointError
+        If ``run_dir`` holds no checkpoint or has seen ``examples`` already.
+    """
+    from spiking_mnist.runners import train as training
+    return training.resume(Path(run_dir), backend, data_dir, progress, examples)
+
+
+def evaluate(run_dir: str | PathLike[str], split: str = "test", examples: int | None = None,
+             label_examples: int | None = None, backend: str = "nest",
+             data_dir: str | PathLike[str] | None = None, progress: bool = True) -> dict:
+    """Label the trained network's neurons on training images, then test it.
+
+    Writes ``metrics.json`` (``metrics-validation.json``) and ``responses-<split>.npz`` into
+    ``run_dir``.
+
+    Parameters
+    ----------
+    run_dir : str or path-like
+        A directory written by :func:`train`.
+    split : {"test", "validation"}
+        The images tested.
+    examples : int, optional
+        How many of them (default ``evaluation.test_examples``: all 10,000 test images).
+    label_examples : int, optional
+        Training images the neurons are labelled on (default
+        ``evaluation.label_examples``).
+    backend, data_dir, progress
+        As for :func:`train`.
+
+    Returns
+    -------
+    dict
+        ``accuracy``, ``confusion`` (rows: true class), ``per_class_accuracy``,
+        ``neurons_per_class``, timings and sizes.
+    """
+    from spiking_mnist.runners import evaluate as evaluation
+    return evaluation.evaluate(Path(run_dir), split, examples, label_examples, backend,
+                               data_dir, progress)
+
+
+def read_run(run_dir: str | PathLike[str]):
+    """The files of a trained run, read without any simulator.
+
+    Parameters
+    ----------
+    run_dir : str or path-like
+        A directory written by :func:`train` (and :func:`evaluate`).
+
+    Returns
+    -------
+    RunFiles
+        ``checkpoint``, ``metrics``, ``history`` and the Neo recordings of each phase.
+    """
+    from spiking_mnist.analysis.run_files import RunFiles
+    return RunFiles(Path(run_dir))
+
+
+def run_hierarchy(run_dir: str | PathLike[str], params: Parameters | None = None,
+                  backend: str = "nest", data_dir: str | PathLike[str] | None = None,
+                  progress: bool = True, budget: float | None = None) -> dict:
+    """Learn, code and read out the patch hierarchy layer by layer (resumes a stopped run).
+
+    Parameters
+    ----------
+    run_dir : str or path-like
+        The run's directory (created if new).
+    params : Parameters, optional
+        ``load_parameters("patches", ...)``; a started run keeps its own (only
+        ``[readout]`` values may change).
+    backend, data_dir, progress
+        As for :func:`train` (the hierarchy learns on NEST).
+    budget : float, optional
+        Stop at the next checkpoint after this many seconds (run again to continue).
+
+    Returns
+    -------
+    dict
+        The ``metrics.json`` contents: label vote and linear readouts per split.
+    """
+    from spiking_mnist.rundir.hierarchy import PARAMETERS, parameters_of
+    from spiking_mnist.runners import hierarchy
+    run_dir = Path(run_dir)
+    if (run_dir / PARAMETERS).exists():
+        params = parameters_of(run_dir, params)
+    elif params is None:
+        params = load_parameters("patches")
+    return hierarchy.run(run_dir, params, backend, data_dir, progress, budget)

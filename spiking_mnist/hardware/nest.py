@@ -1,0 +1,406 @@
+"""The NEST profile: how the embedded default backend runs a network built from ``models/``.
+
+Translation of roles to NEST:
+
+=========================  ==================================================================
+role                       on NEST
+=========================  ==================================================================
+excitatory neuron          PyNN ``IF_cond_exp`` as ``iaf_cond_exp_fixed_step`` (this project's NEST
+                           module: ``iaf_cond_exp``'s equations with a fixed step, see
+                           :mod:`.nest_extension`) or, with ``simulation.cell_integration =
+                           adaptive``, NEST's ``iaf_cond_exp``; homeostatic theta on the
+                           host, written into ``V_th`` after each run, or (``theta.kept =
+                           cells``) raised by each fixed-step cell at each of its spikes
+inhibitory neuron          the same as the excitatory neuron
+input spike source         PyNN ``SpikeSourceArray`` as NEST's ``spike_train_injector``: one
+                           node per input that sends its own spikes (PyNN builds a
+                           ``spike_generator`` device per thread and a ``parrot_neuron``
+                           relay per input), spike times one step later than PyNN's
+                           generator, so targets get each spike when they would through the
+                           relay
+input -> excitatory STDP   NEST ``stdp_triplet_synapse`` with only the pair depression
+                           (``Aminus``) and triplet potentiation (``Aplus_triplet``) terms:
+                           D&C's rule, but with all-to-all traces (D&C reset them to 1)
+=========================  ==================================================================
+
+With ``network.synapses = "current"`` both cell types are PyNN ``IF_curr_exp``
+(``iaf_psc_exp``, integrated exactly). PyNN passes native synapse parameters and weights
+through unconverted, so everything given to ``stdp_triplet_synapse`` is in NEST units
+(nS, or pA with current synapses). Input weights are read and written through the
+project's NEST module (:class:`.nest_extension.KernelConnections`, in place: ~15 ns per connection
+against ~5 us for ``Projection.get``/``set``), which is also installed with NEST's own cell.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import warnings
+
+import numpy as np
+from pyNN.standardmodels import build_translations
+
+from spiking_mnist.hardware import nest_extension
+from spiking_mnist.hardware.backend import Backend, BackendError
+from spiking_mnist.models.parameters import ConfigError
+
+NAME = "nest"
+#: PyNN's names of the signals a recording may ask for -> NEST's ``iaf_cond_exp`` recordables
+SIGNALS = {"v": "V_m", "gsyn_exc": "g_ex", "gsyn_inh": "g_in"}
+
+
+def _connection_values(connections, key: str) -> list:
+    """``connections.get(key)`` minus the emptiness check PyNEST makes on every call: a full
+    ``GetKernelStatus``, which cost 85 % of training time at N=100 and grows with the run."""
+    from nest import nestkernel_api
+    return [status[key] for status in nestkernel_api.llapi_get_connection_status(
+        connections._datum)]
+
+
+def _set_connection_values(connections, key: str, values) -> None:
+    """``connections.set({key: values})`` minus PyNEST's kernel-status checks (see above)."""
+    from nest import nestkernel_api
+    nestkernel_api.llapi_set_connection_status(connections._datum,
+                                               [{key: v} for v in values])
+
+
+def _set_node_values(nodes, values: list[dict]) -> None:
+    """``nodes.set(values)`` (one dict per node) minus PyNEST's status reads on every call
+    (which nodes are local, the first node's whole status: ~10 ms at N=400)."""
+    from nest import nestkernel_api
+    nestkernel_api.llapi_set_nc_status(nodes._datum, values)
+
+
+def _not_synaptic_current_init(record: logging.LogRecord) -> bool:
+    """Drop PyNN's warning that NEST refuses initial synaptic currents: IF_curr_exp asks for
+    0, which NEST starts from anyway, and PyNN logs it for every population."""
+    return not record.getMessage().startswith(
+        "NEST does not allow setting an initial value for I_syn")
+
+
+def import_pynn_nest():
+    """``pyNN.nest`` without NEST's banner and PyNN's extension-build warning.
+
+    PyNN tries to build its NEST extensions at import and warns that ``nest-config`` is
+    missing on pip-installed NEST; the extensions are not used here.
+    """
+    os.environ.setdefault("PYNEST_QUIET", "1")
+    logging.getLogger("PyNN").addFilter(_not_synaptic_current_init)
+    # PyNN's own NEST calls use APIs NEST 3.10 deprecates; nothing a user can act on
+    warnings.filterwarnings("ignore", category=UserWarning,
+                            message=r"\s*(Provided for backward compatibility|\w+\(\) is deprecated)")
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Cannot find nest-config")
+        warnings.filterwarnings("ignore", message="Unable to build")
+        try:
+            import pyNN.nest as sim
+            import nest
+        except ImportError as err:
+            raise BackendError(f"NEST cannot be imported ({err}); install it with "
+                               "`pip install nest-simulator`") from None
+    return sim, nest
+
+
+def _install_for_weights(nest) -> bool:
+    """Install the NEST module only for its weight access (NEST's own cells run); without a
+    compiler, weights go through PyNEST, ~300x slower for D&C's input synapses."""
+    try:
+        nest_extension.install(nest)
+        return True
+    except BackendError as err:
+        logging.getLogger(__name__).warning(
+            "%s\nWeights are read through PyNEST instead (~5 us per connection): set "
+            "normalisation.full_every=500 to rescale all columns less often", err)
+        return False
+
+
+def fixed_step_cell_type(sim):
+    """PyNN's ``IF_cond_exp`` (same parameters and translations) run as ``iaf_cond_exp_fixed_step``,
+    which must be installed (:func:`nest_extension.install`)."""
+    class IF_cond_exp(sim.IF_cond_exp):
+        __doc__ = sim.IF_cond_exp.__doc__
+        nest_name = {"on_grid": "iaf_cond_exp_fixed_step", "off_grid": "iaf_cond_exp_fixed_step"}
+    return IF_cond_exp
+
+
+def injector_source_type(sim):
+    """PyNN's ``SpikeSourceArray`` run as ``spike_train_injector``: no per-thread generator
+    device and no parrot relay to update at every step (see the module). Spike times are
+    passed through as given; :meth:`NestBackend.set_input_spikes` delays them by the relay's
+    step."""
+    class SpikeSourceArray(sim.SpikeSourceArray):
+        __doc__ = sim.SpikeSourceArray.__doc__
+        translations = build_translations(("spike_times", "spike_times"))
+        nest_name = {"on_grid": "spike_train_injector", "off_grid": "spike_train_injector"}
+        uses_parrot = False
+    return SpikeSourceArray
+
+
+class NestBackend(Backend):
+    """One NEST simulation: setup, synapse types, input, runs, spike counts and weights.
+
+    ``simulation.cell_integration`` chooses the cells: ``fixed_step`` (this project's
+    module, which can keep theta in the cells) or ``adaptive`` (NEST's ``iaf_cond_exp``).
+    """
+
+    name = NAME
+
+    @classmethod
+    def check(cls, params) -> None:
+        if params.theta.kept == "cells" and (
+                params.network.synapses != "conductance"
+                or params.simulation.cell_integration != "fixed_step"):
+            raise ConfigError("theta.kept = cells needs the fixed-step conductance cell "
+                              "(network.synapses = conductance, simulation.cell_integration "
+                              "= fixed_step); or keep theta on the host: --set theta.kept=host")
+
+    def __init__(self, simulation, max_delay: float):
+        timestep, threads, seed = simulation.timestep, simulation.threads, simulation.seed
+        cell_integration = simulation.cell_integration
+        self.sim, self._nest = import_pynn_nest()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            self.sim.setup(timestep=timestep, min_delay=timestep,
+                           max_delay=max(max_delay, 2 * timestep), threads=threads,
+                           rng_seed=seed, spike_precision="on_grid")
+        #: PyNN standard cell type name -> the class that runs it here (see diehl_cook.build)
+        self.cell_types = {"SpikeSourceArray": injector_source_type(self.sim)}
+        if cell_integration == "fixed_step":
+            nest_extension.install(self._nest)
+            self.cell_types["IF_cond_exp"] = fixed_step_cell_type(self.sim)
+            self._module_installed = True
+        else:
+            self._module_installed = _install_for_weights(self._nest)
+        self.keeps_theta_in_cells = cell_integration == "fixed_step"
+        #: input weights are read, written and normalised inside NEST (the module)
+        self.normalises_in_place = self._module_installed
+        self._kernel = None
+        self.timestep = timestep
+        self._injectors = None
+        self._t = 0.0
+        self._recorder = None
+        self._first_counted = 0
+        self._n_columns = 0
+        # without the module: per column, its connections and the input (row) of each
+        self._columns: list = []
+        self._rows: list[np.ndarray] = []
+        # with it: all input connections in the kernel's memory order (reading column by
+        # column would miss the cache at every connection: 3x slower); for each entry its
+        # input (row) and column, and for each column where its entries are
+        self._kernel_rows = self._kernel_columns = np.zeros(0, dtype=np.int64)
+        self._kernel_entries: list[np.ndarray] = []
+        self._n_inputs = 0
+        self._native_per_unit = 1.0
+        self._populations: dict = {}
+        self._spike_recorders: dict = {}
+        self._meters: dict = {}
+        self._recorded: dict[str, list] = {}
+
+    # -- synapse types ------------------------------------------------------------------
+    def input_synapse(self, stdp, native_per_unit: float):
+        """The input -> excitatory synapse type: D&C STDP, or static if ``stdp`` is None;
+        one dimensionless weight is ``native_per_unit`` in NEST's units (nS or pA)."""
+        self._native_per_unit = native_per_unit
+        if stdp is None:
+            return self.sim.StaticSynapse(weight=0.0, delay=self.timestep)
+        g = native_per_unit
+        return self.sim.native_synapse_type("stdp_triplet_synapse")(
+            weight=0.0, delay=self.timestep, tau_plus=stdp.tau_pre,
+            tau_plus_triplet=stdp.tau_pre,  # unused: Aminus_triplet is 0
+            Aplus=0.0, Aplus_triplet=stdp.nu_post * g,
+            Aminus=stdp.nu_pre * g, Aminus_triplet=0.0, Wmax=stdp.w_max * g)
+
+    def attach(self, network, stdp, rebuild=None) -> None:
+        """Wire the backend's bookkeeping to a built network (once, before the first run);
+        NEST changes a network in place, so it never needs ``rebuild``."""
+        nest = self._nest
+        exc = network.excitatory.node_collection
+        if stdp is not None:
+            exc.set(tau_minus=stdp.tau_post1, tau_minus_triplet=stdp.tau_post2)
+        # PyNN's own SpikeSourceArray (a network built without self.cell_types) has a
+        # generator and a relay per input: set_input_spikes refuses it
+        self._injectors = None if network.inputs.celltype.uses_parrot \
+            else network.inputs.node_collection
+        self._recorder = nest.Create("spike_recorder")
+        nest.Connect(exc, self._recorder)
+        self._first_counted = exc[0].global_id
+        sources = network.inputs.node_collection
+        self._n_inputs, self._n_columns = len(sources), len(exc)
+        first_source, first_target = sources[0].global_id, exc[0].global_id
+        if not self._module_installed:
+            self._columns = [nest.GetConnections(sources, exc[j]) for j in range(len(exc))]
+            self._rows = [np.asarray(_connection_values(c, "source")) - first_source
+                          for c in self._columns]
+        self._excitatory = network.excitatory
+        self._populations = {"excitatory": exc, "inhibitory": network.inhibitory.node_collection}
+        self.sim.run(self.timestep)
+        self._t = float(self._nest.biological_time)
+        if self._module_installed:   # listed once NEST has sorted them, at the first run
+            synapse_id = nest.GetDefaults(network.input_to_exc.nest_synapse_model)[
+                "synapse_modelid"]
+            self._kernel = nest_extension.KernelConnections.of_projection(
+                nest, synapse_id, (first_source, len(sources)), (first_target, len(exc)))
+            self._kernel_rows = self._kernel.ids[:, 0] - first_source
+            self._kernel_columns = self._kernel.ids[:, 1] - first_target
+            self._kernel_entries = np.split(
+                np.argsort(self._kernel_columns, kind="stable"),
+                np.cumsum(np.bincount(self._kernel_columns, minlength=len(exc)))[:-1])
+
+    # -- weights --------------------------------------------------------------------------
+    def get_weights(self, columns=None) -> np.ndarray:
+        """Input -> excitatory weights (dimensionless), shape (n_inputs, len(columns))."""
+        if self._kernel is None:
+            columns = range(self._n_columns) if columns is None else columns
+            out = np.zeros((self._n_inputs, len(columns)))
+            for k, j in enumerate(columns):
+                out[self._rows[j], k] = _connection_values(self._columns[j], "weight")
+            return out / self._native_per_unit
+        index, rows, position = self._kernel_entries_of(columns)
+        out = np.zeros((self._n_inputs, self._n_columns if columns is None else len(columns)))
+        out[rows, position] = self._kernel.get_weights(index) / self._native_per_unit
+        return out
+
+    def set_weights(self, weights: np.ndarray, columns=None) -> None:
+        """Write dimensionless weights, shape (n_inputs, len(columns))."""
+        native = weights * self._native_per_unit
+        if self._kernel is None:
+            self._set_columns("weight", native, columns)
+            return
+        index, rows, position = self._kernel_entries_of(columns)
+        self._kernel.set_weights(native[rows, position], index)
+
+    def normalise_in_place(self, column_sum: float, columns=None) -> None:
+        """Scale the input weights of ``columns`` (None: all) so that each column sums to
+        ``column_sum`` (dimensionless), inside NEST (triplet STDP synapses); needs this
+        project's NEST module (:attr:`normalises_in_place`)."""
+        selected = None
+        if columns is not None:
+            selected = np.zeros(self._n_columns, dtype=bool)
+            selected[columns] = True
+        self._kernel.normalise_columns(self._kernel_columns, self._n_columns,
+                                       column_sum * self._native_per_unit, selected)
+
+    def _kernel_entries_of(self, columns) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
+        """The module's entries for the input connections of ``columns`` (None: all), with
+        the input (row) of each and its index in ``columns``."""
+        if columns is None:
+            return None, self._kernel_rows, self._kernel_columns
+        entries = [self._kernel_entries[j] for j in columns]
+        index = np.concatenate(entries) if entries else np.zeros(0, dtype=np.int64)
+        return index, self._kernel_rows[index], np.repeat(np.arange(len(entries)),
+                                                          [len(e) for e in entries])
+
+    def set_delays(self, delays: np.ndarray) -> None:
+        """Write input -> excitatory delays (ms), shape (n_inputs, n_excitatory)."""
+        if self._kernel is None:
+            self._set_columns("delay", delays, None)
+        else:
+            self._kernel.set_delays(delays[self._kernel_rows, self._kernel_columns])
+
+    def _set_columns(self, key: str, values: np.ndarray, columns) -> None:
+        columns = range(self._n_columns) if columns is None else columns
+        for k, j in enumerate(columns):
+            _set_connection_values(self._columns[j], key, values[self._rows[j], k].tolist())
+
+    # -- running --------------------------------------------------------------------------
+    def now(self) -> float:
+        """Current simulation time (ms); kept here, as asking NEST costs ~20 ms."""
+        return self._t
+
+    def set_input_spikes(self, spike_times: list[np.ndarray]) -> None:
+        """Schedule the next run's input: per input, spike times (ms) after now."""
+        if self._injectors is None:
+            raise BackendError("the network's inputs are PyNN's SpikeSourceArray: build it "
+                               "with cell_types=backend.cell_types to run them here")
+        # one step later: the step PyNN's generator -> parrot relay takes (module docstring)
+        t0 = self.now() + self.timestep
+        # an injector keeps its old times, all in the past: only the ones that spike now
+        # need new ones (~150 of 784 pixels for one digit)
+        active = [i for i, t in enumerate(spike_times) if t.size]
+        if active:
+            _set_node_values(self._injectors[active],
+                             [{"spike_times": (t0 + spike_times[i]).tolist()} for i in active])
+
+    def run(self, duration: float) -> None:
+        self._nest.Simulate(duration)
+        self._t += duration
+
+    def take_spikes(self) -> tuple[np.ndarray, np.ndarray]:
+        """Excitatory spikes since the last call: (times ms, neuron index)."""
+        times, index = self._take_spikes(self._recorder, self._first_counted)
+        if "excitatory" in self._spike_recorders:
+            self._recorded["excitatory"].append((times, index))
+        return times, index
+
+    # -- recording ------------------------------------------------------------------------
+    def record(self, populations, signals, neurons) -> None:
+        """Keep, for :meth:`take_recorded`, the spike times of ``populations`` (excitatory,
+        inhibitory) and the ``signals`` (keys of :data:`SIGNALS`) of their ``neurons``."""
+        nest = self._nest
+        for name in populations:
+            nodes = self._populations[name]
+            self._spike_recorders[name] = self._recorder if name == "excitatory" else \
+                nest.Create("spike_recorder")
+            if name != "excitatory":
+                nest.Connect(nodes, self._spike_recorders[name])
+            self._recorded[name] = []
+            missing = [s for s in signals if SIGNALS[s] not in nodes[0].get("recordables")]
+            if missing:
+                raise BackendError(f"{nodes[0].get('model')} cells have no {', '.join(missing)}"
+                                   " (current synapses have no conductances): record "
+                                   "spikes, v or theta")
+            if signals:
+                meter = nest.Create("multimeter", params={
+                    "record_from": [SIGNALS[s] for s in signals], "interval": self.timestep})
+                nest.Connect(meter, nodes[list(neurons)])
+                self._meters[name] = (meter, [(s, SIGNALS[s]) for s in signals])
+
+    def _take_spikes(self, recorder, first_id: int) -> tuple[np.ndarray, np.ndarray]:
+        events = recorder.get("events")
+        recorder.n_events = 0
+        return (np.asarray(events["times"], dtype=float),
+                np.asarray(events["senders"], dtype=np.int64) - first_id)
+
+    def take_recorded(self) -> dict:
+        """What :meth:`record` asked for since the last call: ``{population: {"spikes":
+        (times ms, neuron index), signal: (times ms, neuron index, values)}}``; signals in
+        mV (v) and nS (gsyn_exc, gsyn_inh)."""
+        out: dict = {}
+        for name, recorder in self._spike_recorders.items():
+            first = self._populations[name][0].global_id
+            if name != "excitatory":
+                self._recorded[name].append(self._take_spikes(recorder, first))
+            pieces = self._recorded[name] or [(np.zeros(0), np.zeros(0, dtype=np.int64))]
+            out[name] = {"spikes": (np.concatenate([p[0] for p in pieces]),
+                                    np.concatenate([p[1] for p in pieces]))}
+            self._recorded[name] = []
+        for name, (meter, names) in self._meters.items():
+            events = meter.get("events")
+            meter.n_events = 0
+            times = np.asarray(events["times"], dtype=float)
+            index = np.asarray(events["senders"], dtype=np.int64) \
+                - self._populations[name][0].global_id
+            for ours, theirs in names:
+                out[name][ours] = (times, index, np.asarray(events[theirs], dtype=float))
+        return out
+
+    def set_thresholds(self, v_thresh: np.ndarray) -> None:
+        """Excitatory firing thresholds (mV)."""
+        _set_node_values(self._excitatory.node_collection,
+                         [{"V_th": v} for v in v_thresh.tolist()])
+
+    def keep_theta_in_cells(self, theta: np.ndarray, v_thresh: float, plus: float,
+                            tau: float) -> None:
+        """Let each excitatory cell raise its threshold ``v_thresh + theta`` (mV) by ``plus``
+        (mV) at every spike, ``theta`` decaying with ``tau`` (ms); fixed-step cells only."""
+        cells = self._excitatory.node_collection
+        if cells[0].get("model") != "iaf_cond_exp_fixed_step":
+            raise BackendError("theta kept in the cells needs simulation.cell_integration = "
+                               "fixed_step")
+        cells.set(V_th=v_thresh, theta_plus=plus, tau_theta=tau, theta=theta.tolist())
+
+    def theta_of_cells(self) -> np.ndarray:
+        """The excitatory cells' own theta (mV), see :meth:`keep_theta_in_cells`."""
+        return np.asarray(self._excitatory.node_collection.get("theta"), dtype=float)
+
+    def end(self) -> None:
+        self.sim.end()

@@ -1,0 +1,233 @@
+"""This project's NEST extension module: built on first use, cached, installed into NEST.
+
+The module (C++ sources in ``hardware/nest_module/``) holds ``iaf_cond_exp_fixed_step``: NEST's
+``iaf_cond_exp`` equations integrated with a fixed step instead of an adaptive
+Runge-Kutta-Fehlberg solver, plus D&C's homeostatic threshold; and functions that list a
+projection's connections and read and write their weights and delays in one call each
+(:class:`KernelConnections`). It is compiled with the system's C++ compiler (``$CXX``, else ``g++``) against the headers of the installed NEST and
+of the ``boost-headers`` package, once per NEST version and source version, into
+``$XDG_CACHE_HOME/spiking-mnist/nest-module`` (else ``~/.cache/...``; the
+``SPIKING_MNIST_NEST_MODULE_DIR`` environment variable chooses another directory).
+"""
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import os
+import shutil
+import subprocess
+import tempfile
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from spiking_mnist.hardware import BackendError
+
+NAME = "spikingmnistmodule"
+#: the NEST models the module registers
+MODELS = ("iaf_cond_exp_fixed_step",)
+_SOURCES = ("iaf_cond_exp_fixed_step.cpp", "connection_access.cpp", "spikingmnistmodule.cpp")
+_HEADERS = ("iaf_cond_exp_fixed_step.h", "include/ltdl.h")
+# a kernel symbol whose mangled name shows the C++ string ABI NEST was built with
+_OLD_ABI_SYMBOL = b"_ZNK4nest4Node21get_synaptic_elementsESs"
+
+
+def cache_dir() -> Path:
+    """Where built modules are kept (see the module docstring)."""
+    chosen = os.environ.get("SPIKING_MNIST_NEST_MODULE_DIR")
+    if chosen:
+        return Path(chosen)
+    base = os.environ.get("XDG_CACHE_HOME")
+    return (Path(base) if base else Path.home() / ".cache") / "spiking-mnist" / "nest-module"
+
+
+def _source_dir() -> Path:
+    return Path(str(resources.files("spiking_mnist.hardware").joinpath("nest_module")))
+
+
+def _nest_kernel(nest) -> Path:
+    """NEST's compiled kernel (the ``nestkernel_api`` extension of a pip-installed NEST)."""
+    found = sorted(Path(nest.__file__).parent.glob("nestkernel_api*.so"))
+    if not found:
+        raise BackendError(f"no nestkernel_api library beside {nest.__file__}; the NEST "
+                           "module needs a pip-installed NEST 3.10 or later, or set "
+                           "simulation.cell_integration=adaptive")
+    return found[0]
+
+
+def module_file(nest) -> Path:
+    """The built module for this NEST and these sources (it may not exist yet)."""
+    digest = hashlib.sha256(Path(__file__).read_bytes())   # how it is built
+    for name in _SOURCES + _HEADERS:
+        digest.update((_source_dir() / name).read_bytes())
+    digest.update(str(_nest_kernel(nest).stat().st_size).encode())
+    return cache_dir() / f"nest-{nest.__version__}-{digest.hexdigest()[:12]}" / f"{NAME}.so"
+
+
+def _compile_command(nest, out: Path) -> list[str]:
+    kernel = _nest_kernel(nest)
+    try:
+        import boost_headers
+    except ImportError:
+        raise BackendError("the boost-headers package is missing (NEST's headers need "
+                           "Boost); reinstall spiking-mnist, or `pip install "
+                           "boost-headers`") from None
+    old_abi = _OLD_ABI_SYMBOL in kernel.read_bytes()
+    source = _source_dir()
+    return [os.environ.get("CXX", "g++"), "-O2", "-std=c++20", "-fPIC", "-shared",
+            f"-D_GLIBCXX_USE_CXX11_ABI={0 if old_abi else 1}",
+            f"-I{kernel.parent / 'include' / 'nest'}", f"-I{boost_headers.get_include()}",
+            f"-I{source / 'include'}",
+            *[str(source / s) for s in _SOURCES], "-o", str(out)]
+
+
+def build(nest) -> Path:
+    """The module file, compiled now if it is not in the cache (~20 s)."""
+    target = module_file(nest)
+    if target.exists():
+        return target
+    compiler = os.environ.get("CXX", "g++")
+    if shutil.which(compiler) is None:
+        raise BackendError(f"the C++ compiler {compiler!r} is not installed; it builds the "
+                           "fast NEST neuron once (`apt install g++`, or set $CXX), or run "
+                           "NEST's own neuron with --set simulation.cell_integration=adaptive")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
+        built = Path(tmp) / target.name
+        result = subprocess.run(_compile_command(nest, built), capture_output=True, text=True)
+        if result.returncode != 0:
+            raise BackendError(f"building the NEST module failed:\n{result.stderr[-3000:]}\n"
+                               "run NEST's own neuron with --set "
+                               "simulation.cell_integration=adaptive")
+        built.replace(target)  # atomic: a concurrent build finds a whole file or none
+    return target
+
+
+def install(nest) -> None:
+    """Make :data:`MODELS` available in the current NEST kernel (after every reset).
+
+    The module is not linked to a NEST library file (that would load a second kernel when
+    another environment's NEST is the one running): its NEST symbols are found in the
+    running kernel, which is made visible to it first.
+    """
+    if MODELS[0] not in nest.node_models:
+        path = build(nest)
+        ctypes.CDLL(str(_nest_kernel(nest)), mode=os.RTLD_NOLOAD | ctypes.RTLD_GLOBAL)
+        verbosity = nest.verbosity
+        nest.verbosity = nest.VerbosityLevel.WARNING  # no "[INFO] loaded module" line
+        try:
+            nest.Install(str(path))
+        finally:
+            nest.verbosity = verbosity
+
+
+class KernelConnections:
+    """A fixed set of connections whose weights are read and written, all or some, in one call
+    each, and whose delays are written in one call.
+
+    Each connection is named by a row of :data:`ID_KEYS` (as NEST's connection status gives
+    them). Triplet STDP synapses (D&C's input synapses) have their weights reached in place,
+    ~15 ns each in the kernel's memory order (:meth:`of_projection` lists them so); other
+    types, and delays, through NEST's status dictionaries, ~1 us each, still ~5x faster than
+    PyNEST. Needs :func:`install` first.
+    """
+
+    #: the connection status entries that name a connection, in the order the C side takes
+    ID_KEYS = ("source", "target", "target_thread", "synapse_id", "port")
+
+    def __init__(self, nest, ids: np.ndarray):
+        self._lib = _library(nest)
+        self.ids = np.asarray(ids, dtype=np.int64).reshape(-1, 5)
+        self._ids = [np.ascontiguousarray(self.ids[:, k]) for k in range(5)]
+
+    @classmethod
+    def of_projection(cls, nest, synapse_id: int, sources: tuple[int, int],
+                      targets: tuple[int, int]) -> "KernelConnections":
+        """The connections of NEST synapse type ``synapse_id`` from the nodes ``sources`` onto
+        ``targets`` (each (first node ID, count)), in the kernel's memory order."""
+        lib = _library(nest)
+        columns = [np.zeros(0, dtype=np.int64)] * 4
+        found = lib.spiking_mnist_list_connections(synapse_id, *sources, *targets, 0, *columns)
+        if found >= 0:
+            columns = [np.zeros(found, dtype=np.int64) for _ in range(4)]
+            found = lib.spiking_mnist_list_connections(synapse_id, *sources, *targets, found,
+                                                       *columns)
+        if found < 0:
+            raise BackendError(f"the connections of NEST synapse type {synapse_id} could not "
+                               "be listed")
+        source, target, thread, port = columns
+        return cls(nest, np.column_stack([source, target, thread,
+                                          np.full(found, synapse_id), port]))
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def get_weights(self, index: np.ndarray | None = None) -> np.ndarray:
+        """Weights (NEST units) of the connections (rows ``index`` of the ids, or all)."""
+        ids = self._chosen(index)
+        out = np.empty(len(ids[0]))
+        self._check(self._lib.spiking_mnist_get_weights(len(out), *ids, out), ids, "read")
+        return out
+
+    def set_weights(self, weights: np.ndarray, index: np.ndarray | None = None) -> None:
+        """Write ``weights`` (NEST units) into the connections (rows ``index``, or all). In
+        place means without the checks of NEST's status dictionary: a triplet synapse's
+        weight must have the sign of its ``Wmax``."""
+        self._set(self._lib.spiking_mnist_set_weights, weights, index)
+
+    def normalise_columns(self, column: np.ndarray, n_columns: int, column_sum: float,
+                          selected: np.ndarray | None = None) -> None:
+        """Scale the weights in place so that each column's (NEST units) sum to
+        ``column_sum``: ``column[i]`` is connection i's column in [0, n_columns); only the
+        columns where ``selected`` (bool, n_columns) is true, or all. Triplet synapses only.
+        ~5x faster than reading, scaling and writing them back (one checked pass, no copy)."""
+        column = np.ascontiguousarray(column, dtype=np.int64)
+        if len(column) != len(self):
+            raise ValueError(f"{len(column)} columns for {len(self)} connections")
+        if selected is not None:
+            selected = np.ascontiguousarray(selected, dtype=np.uint8)
+            if len(selected) != n_columns:
+                raise ValueError(f"{len(selected)} selections for {n_columns} columns")
+        self._check(self._lib.spiking_mnist_normalise_columns(
+            len(column), *self._ids, column, n_columns,
+            None if selected is None else selected.ctypes.data, column_sum), self._ids,
+            "normalised in place")
+
+    def set_delays(self, delays: np.ndarray) -> None:
+        """Write the delays (ms) of all the connections."""
+        self._set(self._lib.spiking_mnist_set_delays, delays, None)
+
+    def _set(self, function, values: np.ndarray, index) -> None:
+        ids = self._chosen(index)
+        values = np.ascontiguousarray(values, dtype=np.float64)
+        if len(values) != len(ids[0]):
+            raise ValueError(f"{len(values)} values for {len(ids[0])} connections")
+        self._check(function(len(values), *ids, values), ids, "written")
+
+    def _chosen(self, index) -> list[np.ndarray]:
+        return self._ids if index is None else [column[index] for column in self._ids]
+
+    @staticmethod
+    def _check(failed: int, ids: list[np.ndarray], done: str) -> None:
+        if failed:
+            named = {key: int(column[failed - 1]) for key, column in
+                     zip(KernelConnections.ID_KEYS, ids)}
+            raise BackendError(f"NEST connection {named} could not be {done}")
+
+
+def _library(nest) -> ctypes.CDLL:
+    """The built module as a C library, its functions' argument types declared."""
+    lib = ctypes.CDLL(str(build(nest)))   # install() loaded it: the same copy
+    ids = [np.ctypeslib.ndpointer(np.int64, flags="C_CONTIGUOUS")] * 5
+    values = np.ctypeslib.ndpointer(np.float64, flags="C_CONTIGUOUS")
+    for function in (lib.spiking_mnist_get_weights, lib.spiking_mnist_set_weights,
+                     lib.spiking_mnist_set_delays):
+        function.restype = ctypes.c_long
+        function.argtypes = [ctypes.c_long, *ids, values]
+    lib.spiking_mnist_normalise_columns.restype = ctypes.c_long
+    lib.spiking_mnist_normalise_columns.argtypes = [
+        ctypes.c_long, *ids, ids[0], ctypes.c_long, ctypes.c_void_p, ctypes.c_double]
+    lib.spiking_mnist_list_connections.restype = ctypes.c_long
+    lib.spiking_mnist_list_connections.argtypes = [ctypes.c_long] * 6 + ids[:4]
+    return lib

@@ -1,0 +1,277 @@
+"""The ``spiking-mnist`` command: train, evaluate, patches, analyse, params.
+
+Exit codes: 0 success, 2 bad input (data, configuration, run directory, a full disk), 3 backend
+unavailable, 130 interrupted.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from spiking_mnist.hardware import BACKENDS, BackendError, configure_machine
+from spiking_mnist.inputs.mnist import DatasetError
+from spiking_mnist.models.parameters import ConfigError, load_parameters
+from spiking_mnist.rundir.checkpoint import CheckpointError
+from spiking_mnist.runners.train import TrainingInterrupted
+
+EXIT_BAD_INPUT = 2
+EXIT_BACKEND = 3
+EXIT_INTERRUPTED = 130
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data-dir", help="directory of the MNIST IDX files (default: "
+                   "$SPIKING_MNIST_DATA, the user cache, ../shared/data/mnist, download)")
+    p.add_argument("--backend", default="nest", choices=BACKENDS,
+                   help="simulator that runs the network (default: nest)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars (for log files)")
+    g = p.add_argument_group("SpiNNaker machine (with --backend spinnaker; written into "
+                             "~/.spynnaker.cfg if there is none, never over an existing one)")
+    machine = g.add_mutually_exclusive_group()
+    machine.add_argument("--board", metavar="virtual|HOST", help="`virtual`: map the network "
+                         "and generate its data without a board (nothing runs); or the IP "
+                         "address or name of a SpiNN-5 (or SpiNN-3) board")
+    machine.add_argument("--spalloc", metavar="URL", help="a spalloc server that allocates "
+                         "boards of a large machine")
+    g.add_argument("--board-version", type=int, default=5, choices=(3, 5),
+                   help="5: SpiNN-5 (48 chips, default), 3: SpiNN-3 (4 chips)")
+
+
+def _recording_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("recording (Neo files in RUN_DIR/recordings, see docs/recordings.md)")
+    g.add_argument("--record", metavar="POP,...", help="populations to record: input, "
+                   "excitatory, inhibitory (default: none)")
+    g.add_argument("--record-variables", default="spikes", metavar="VAR,...",
+                   help="spikes, v, gsyn_exc, gsyn_inh, theta (default: spikes)")
+    g.add_argument("--record-examples", default=None, metavar="SPEC",
+                   help="all, every:N, or indices and ranges such as 0-9,15 (default: all; "
+                   "every:100 in training)")
+    g.add_argument("--record-neurons", default="0-9", metavar="SPEC",
+                   help="neurons whose v, gsyn and theta are kept (default: 0-9)")
+    g.add_argument("--record-format", default="nix", choices=("nix", "pickle"))
+    g.add_argument("--record-chunk", type=int, default=1000, metavar="N",
+                   help="recorded examples per file (default: 1000)")
+
+
+def _recording_plan(args, default_examples: str):
+    """The RecordingPlan the --record options ask for, or None."""
+    if not args.record:
+        return None
+    from spiking_mnist.runners.recording import ExampleSelection, RecordingPlan
+    neurons = ExampleSelection.parse(args.record_neurons).indices
+    if neurons is None:
+        raise ConfigError("--record-neurons: give indices and ranges such as 0-9,15")
+    return RecordingPlan(
+        populations=tuple(args.record.split(",")),
+        variables=tuple(args.record_variables.split(",")),
+        examples=ExampleSelection.parse(args.record_examples or default_examples),
+        neurons=tuple(sorted(neurons)), format=args.record_format, chunk=args.record_chunk)
+
+
+def _digits(text: str) -> list[int]:
+    try:
+        digits = sorted({int(d) for d in text.split(",")})
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: give digits 0-9 separated by commas")
+    if not digits or digits[0] < 0 or digits[-1] > 9:
+        raise argparse.ArgumentTypeError(f"{text!r}: digits must be between 0 and 9")
+    return digits
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="spiking-mnist", description=__doc__.split("\n")[0])
+    sub = top.add_subparsers(dest="command", required=True)
+
+    train = sub.add_parser("train", help="train a Diehl & Cook network from scratch")
+    where = train.add_mutually_exclusive_group(required=True)
+    where.add_argument("--run-dir", help="new directory for the checkpoint and results "
+                       "(refused if it already holds a run)")
+    where.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from "
+                       "its last checkpoint (its own parameters; --examples may raise the total)")
+    train.add_argument("--config", help="TOML file of parameter values (see `params`)")
+    train.add_argument("--set", action="append", default=[], metavar="SECTION.NAME=VALUE",
+                       help="override one parameter, e.g. --set network.n_excitatory=400")
+    train.add_argument("--examples", type=int, help="training examples (training.examples)")
+    train.add_argument("--neurons", type=int, help="excitatory neurons (network.n_excitatory)")
+    train.add_argument("--digits", type=_digits, metavar="D,D,...",
+                       help="train (and later label and test) on these digits only, e.g. 0,1")
+    train.add_argument("--overwrite", action="store_true",
+                       help="replace the run already in --run-dir")
+    _common(train)
+    _recording_options(train)
+
+    ev = sub.add_parser("evaluate", help="label neurons on training data, test, "
+                        "write RUN_DIR/metrics.json")
+    ev.add_argument("run_dir", help="directory written by `spiking-mnist train`")
+    ev.add_argument("--split", default="test", choices=("test", "validation"))
+    ev.add_argument("--examples", type=int, help="test examples (default: all 10,000)")
+    ev.add_argument("--label-examples", type=int,
+                    help="training examples used to label the neurons")
+    ev.add_argument("--set", action="append", default=[], metavar="evaluation.NAME=VALUE",
+                    help="override one evaluation parameter, e.g. "
+                    "--set evaluation.restart_every=5000")
+    _common(ev)
+    _recording_options(ev)
+
+    pt = sub.add_parser("patches", help="train and code the patch hierarchy layer by layer, "
+                        "then score its readouts (RUN_DIR/metrics.json); resumes a stopped run")
+    pt.add_argument("run_dir", help="directory of the hierarchy run (created if new)")
+    pt.add_argument("--config", help="TOML file of parameter values (see `params --model "
+                    "patches`)")
+    pt.add_argument("--set", action="append", default=[], metavar="SECTION.NAME=VALUE",
+                    help="override one parameter, e.g. --set layer1.n_excitatory=16; a "
+                    "started run takes only [readout] values")
+    pt.add_argument("--budget", type=float, metavar="SECONDS", help="stop at the next "
+                    "checkpoint or coded part after this many seconds (run again to continue)")
+    _common(pt)
+
+    an = sub.add_parser("analyse", help="figures and a summary of a run from its files, "
+                        "in RUN_DIR/analysis (no simulator needed)")
+    an.add_argument("run_dir", help="directory written by `spiking-mnist train` (and evaluate) "
+                    "or by `spiking-mnist patches`")
+    an.add_argument("--out", help="directory for the figures (default: RUN_DIR/analysis)")
+    an.add_argument("--example", type=int, default=0, help="index of the recorded example "
+                    "drawn in the input, raster and membrane figures (default: 0)")
+    an.add_argument("--neurons", metavar="I,J,...", help="excitatory neurons whose membrane "
+                    "potential is drawn (default: the most active recorded ones)")
+    an.set_defaults(quiet=False)
+
+    params = sub.add_parser("params", help="list every parameter with unit and meaning")
+    params.add_argument("--model", default="diehl_cook", choices=("diehl_cook", "patches"))
+    params.add_argument("--config")
+    params.add_argument("--set", action="append", default=[], metavar="SECTION.NAME=VALUE")
+    return top
+
+
+def _prepare_machine(args) -> None:
+    """Point sPyNNaker at the machine asked for; tell the user what that took."""
+    done = configure_machine(args.backend, args.board, args.spalloc, args.board_version)
+    if done:
+        print(f"spiking-mnist: {done}", file=sys.stderr)
+
+
+def _train(args) -> int:
+    from spiking_mnist.runners.train import resume, train
+    _prepare_machine(args)
+    if args.resume:
+        if args.set or args.config or args.neurons or args.digits or args.overwrite:
+            raise ConfigError("--resume continues a run with its own parameters; only "
+                              "--examples (a larger total), --data-dir and --quiet apply")
+        ckpt = resume(args.resume, args.backend, args.data_dir, not args.quiet, args.examples,
+                      _recording_plan(args, "every:100"))
+        print(f"trained {ckpt.examples_seen} examples; checkpoint in {args.resume}/checkpoint")
+        return 0
+    overrides = list(args.set)
+    if args.examples is not None:
+        overrides.append(f"training.examples={args.examples}")
+    if args.neurons is not None:
+        overrides.append(f"network.n_excitatory={args.neurons}")
+    params = load_parameters("diehl_cook", args.config, overrides)
+    ckpt = train(args.run_dir, params, args.backend, args.data_dir, progress=not args.quiet,
+                 digits=args.digits, overwrite=args.overwrite,
+                 recording=_recording_plan(args, "every:100"))
+    rate = ckpt.info.get("train_examples_per_second")
+    print(f"trained {ckpt.examples_seen} examples"
+          + ("" if rate is None else f" at {rate:.2f} examples/s")
+          + f"; checkpoint in {args.run_dir}/checkpoint")
+    return 0
+
+
+def _evaluate(args) -> int:
+    from spiking_mnist.runners.evaluate import evaluate
+    _prepare_machine(args)
+    if args.examples is not None and args.examples <= 0:
+        raise ConfigError("--examples must be positive")
+    if args.label_examples is not None and args.label_examples <= 0:
+        raise ConfigError("--label-examples must be positive")
+    m = evaluate(args.run_dir, args.split, args.examples, args.label_examples, args.backend,
+                 args.data_dir, progress=not args.quiet,
+                 recording=_recording_plan(args, "all"), overrides=args.set)
+    print(f"{m['split']} accuracy: {100 * m['accuracy']:.2f} % on {m['examples']} examples "
+          f"(N={m['n_excitatory']}, {m['examples_trained']} training examples, neurons "
+          f"labelled on {m['label_examples']}); per class: "
+          + json.dumps(m["per_class_accuracy"]))
+    return 0
+
+
+def _patches(args) -> int:
+    from spiking_mnist.runners import hierarchy
+    from spiking_mnist.models.patches import MODEL
+    _prepare_machine(args)
+    if args.backend != "nest":
+        raise ConfigError("the patch hierarchy learns and codes on NEST only (--backend nest)")
+    started = (Path(args.run_dir) / hierarchy.PARAMETERS).exists()
+    params = load_parameters(MODEL, args.config, args.set,
+                             base=hierarchy.parameters_of(args.run_dir) if started else None)
+    try:
+        m = hierarchy.run(Path(args.run_dir), params, args.backend, args.data_dir,
+                          not args.quiet, args.budget)
+    except hierarchy.Stopped as err:
+        print(f"spiking-mnist: stopped: {err}; continue with `spiking-mnist patches "
+              f"{args.run_dir}`", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    for split, n in m["examples"].items():
+        if split != "train":
+            print(f"{split} ({n} images): label vote {100 * m['vote'][split]['accuracy']:.2f} %"
+                  + "".join(f", linear {name} {100 * acc[split]:.2f} %"
+                            for name, acc in m["linear"].items()))
+    print(f"synapses: {m['synapses']['total']:,}; metrics in {args.run_dir}/metrics.json")
+    return 0
+
+
+def _analyse(args) -> int:
+    from spiking_mnist.analysis import patches
+    from spiking_mnist.analysis.report import analyse
+    if patches.is_hierarchy(args.run_dir):
+        summary = patches.analyse(args.run_dir, args.out, args.example)
+        print(f"figures in {summary['out_dir']}: " + ", ".join(summary["figures"].values()))
+        for name, reason in summary["skipped"].items():
+            print(f"skipped {name}: {reason}")
+        return 0
+    try:
+        neurons = None if args.neurons is None else [int(k) for k in args.neurons.split(",")]
+    except ValueError:
+        raise ConfigError(f"--neurons {args.neurons!r}: give excitatory neuron indices "
+                          "separated by commas, e.g. 0,1,2") from None
+    summary = analyse(args.run_dir, args.out, args.example, neurons)
+    print(f"figures and metrics.json in {summary['out_dir']}: "
+          + ", ".join(summary["figures"].values()))
+    for name, reason in summary["skipped"].items():
+        print(f"skipped {name}: {reason}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING if args.command == "params" or args.quiet
+                        else logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        if args.command == "train":
+            return _train(args)
+        if args.command == "evaluate":
+            return _evaluate(args)
+        if args.command == "analyse":
+            return _analyse(args)
+        if args.command == "patches":
+            return _patches(args)
+        print(load_parameters(args.model, args.config, args.set).table())
+        return 0
+    except (ConfigError, DatasetError, CheckpointError) as err:
+        print(f"spiking-mnist: error: {err}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except BackendError as err:
+        print(f"spiking-mnist: error: {err}", file=sys.stderr)
+        return EXIT_BACKEND
+    except TrainingInterrupted as err:
+        print(f"spiking-mnist: interrupted: {err}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except KeyboardInterrupt:
+        print("spiking-mnist: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+if __name__ == "__main__":
+    sys.exit(main())
