@@ -271,13 +271,16 @@ def evaluate(run_dir: str | PathLike[str], split: str = "test", examples: int | 
                                data_dir, progress)
 
 
-def read_run(run_dir: str | PathLike[str]):
+def read_run(run_dir: str | PathLike[str], allow_pickle: bool = False):
     """The files of a trained run, read without any simulator.
 
     Parameters
     ----------
     run_dir : str or path-like
         A directory written by :func:`train` (and :func:`evaluate`).
+    allow_pickle : bool
+        Read pickle recordings too (unpickling runs code named in the file: only for runs
+        you trust); without it a run holding any is refused with CheckpointError.
 
     Returns
     -------
@@ -285,7 +288,7 @@ def read_run(run_dir: str | PathLike[str]):
         ``checkpoint``, ``metrics``, ``history`` and the Neo recordings of each phase.
     """
     from spiking_mnist.analysis.run_files import RunFiles
-    return RunFiles(Path(run_dir))
+    return RunFiles(Path(run_dir), allow_pickle)
 
 
 def run_hierarchy(run_dir: str | PathLike[str], params: Parameters | None = None,

@@ -155,7 +155,7 @@ def assert_drawn(path):
 
 
 def test_recordings_reload_from_nix_and_pickle(run):
-    files = RunFiles(run["dir"])
+    files = RunFiles(run["dir"], allow_pickle=True)
     assert [(first, path.suffix) for first, path in files.recording_files("test")] == [
         (0, ".pkl"), (6, ".nix")]
     for chunk in files.chunks("test"):
@@ -181,14 +181,14 @@ def test_recordings_reload_from_nix_and_pickle(run):
 
 
 def test_signal_runs_are_joined(run):
-    (chunk,) = RunFiles(run["dir"]).chunks("train")
+    (chunk,) = RunFiles(run["dir"], allow_pickle=True).chunks("train")
     v = chunk.signals[("excitatory", "v")]
     assert np.allclose(v.values, run["chunks"]["train/chunk-000000.pkl"]["v"])
     assert np.allclose(np.diff(v.times), 0.5)
 
 
 def test_input_spikes_and_threshold_of_an_example(run):
-    chunk = next(RunFiles(run["dir"]).chunks("test"))
+    chunk = next(RunFiles(run["dir"], allow_pickle=True).chunks("test"))
     at = chunk.position(2)  # shown twice: only the second showing's inputs count
     times, pixels = chunk.input_spikes(at)
     assert sorted(set(pixels.tolist())) == bar_pixels(chunk.examples.label[at]).tolist()
@@ -206,7 +206,8 @@ def test_analyse_in_a_fresh_process_draws_every_figure_without_a_simulator(run):
     """Through the command line, with an example of the NIX chunk and chosen neurons."""
     code = ("import json, sys\n"
             "from spiking_mnist.runners.cli import main\n"
-            f"code = main(['analyse', {str(run['dir'])!r}, '--example', '7', '--neurons', '1,2'])\n"
+            f"code = main(['analyse', {str(run['dir'])!r}, '--example', '7', '--neurons', '1,2',"
+            " '--allow-pickle'])\n"
             "print(json.dumps([code] + [m for m in ('nest', 'pyNN.nest', 'spynnaker') "
             "if m in sys.modules]))\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
@@ -275,14 +276,14 @@ def test_missing_inputs_skip_figures_with_what_to_run(small_run, capsys):
 
 
 def test_unrecorded_example_and_neurons_are_skipped(small_run):
-    summary = analyse(small_run, example=5)
+    summary = analyse(small_run, example=5, allow_pickle=True)
     assert "give --example between 0 and 1" in summary["skipped"]["raster"]
     assert "raster" not in summary["figures"] and "receptive-fields" in summary["figures"]
-    summary = analyse(small_run, neurons=[9])
+    summary = analyse(small_run, neurons=[9], allow_pickle=True)
     assert "recorded: [0, 1, 2, 3]" in summary["skipped"]["membrane"]
     assert "raster" in summary["figures"]
     # by default the most active of the recorded neurons: 3 fired, then the lowest silent
-    summary = analyse(small_run)
+    summary = analyse(small_run, allow_pickle=True)
     assert summary["drawn_example"]["membrane_neurons"] == [0, 1, 3]
 
 
@@ -297,11 +298,59 @@ def test_a_directory_without_a_run_is_refused(tmp_path, capsys):
 
 def test_bad_arguments_and_damaged_recordings_are_refused(small_run, capsys):
     assert main(["analyse", str(small_run), "--neurons", "1,a"]) == EXIT_BAD_INPUT
-    assert main(["analyse", str(small_run), "--neurons", str(N)]) == EXIT_BAD_INPUT
-    assert main(["analyse", str(small_run), "--example", "-1"]) == EXIT_BAD_INPUT
+    assert main(["analyse", str(small_run), "--neurons", str(N), "--allow-pickle"]) \
+        == EXIT_BAD_INPUT
+    assert main(["analyse", str(small_run), "--example", "-1", "--allow-pickle"]) \
+        == EXIT_BAD_INPUT
     (small_run / "recordings/test/chunk-000002.nix").write_bytes(b"not a NIX file")
-    assert main(["analyse", str(small_run)]) == EXIT_BAD_INPUT
+    assert main(["analyse", str(small_run), "--allow-pickle"]) == EXIT_BAD_INPUT
     assert "chunk-000002.nix cannot be read" in capsys.readouterr().err
+
+
+def test_pickle_recordings_are_read_only_when_allowed_and_the_refusal_says_why(small_run,
+                                                                               capsys):
+    assert main(["analyse", str(small_run)]) == EXIT_BAD_INPUT
+    err = capsys.readouterr().err
+    assert "holds 1 pickle recording(s) (recordings/test/chunk-000000.pkl)" in err
+    assert "runs code" in err and "--allow-pickle" in err and "--record-format nix" in err
+    assert not (small_run / "analysis").exists()          # refused before anything is written
+    with pytest.raises(CheckpointError, match="allow_pickle=True"):
+        RunFiles(small_run)
+    assert main(["analyse", str(small_run), "--allow-pickle"]) == 0
+    # a run recorded in NIX needs no flag
+    (small_run / "recordings/test/chunk-000000.pkl").unlink()
+    assert main(["analyse", str(small_run)]) == 0
+
+
+class _RunsCode:
+    """What a malicious pickle holds: unpickling it calls ``os.mkdir(marker)``."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        import os
+        return os.mkdir, (self.marker,)
+
+
+@pytest.mark.parametrize("where", ["whole file", "inside a Block annotation"])
+def test_an_allowed_pickle_that_names_code_is_refused_before_it_runs(small_run, capsys, where):
+    import pickle
+    path = small_run / "recordings/test/chunk-000000.pkl"
+    marker = small_run / "pwned"
+    if where == "whole file":
+        path.write_bytes(pickle.dumps(_RunsCode(marker)))
+    else:
+        block = PickleIO(str(path)).read_block()
+        block.annotations["note"] = _RunsCode(marker)
+        PickleIO(str(path)).write_block(block)
+    assert main(["analyse", str(small_run), "--allow-pickle"]) == EXIT_BAD_INPUT
+    err = capsys.readouterr().err
+    assert "is no Neo recording: it names posix.mkdir" in err and "not called" in err
+    assert not marker.exists()
+    # Neo's own reader would have run it: the test shows a real attack
+    PickleIO(str(path)).read_block()
+    assert marker.is_dir()
 
 
 @pytest.mark.parametrize("n, grid", [(10, (3, 4)), (100, (10, 10)), (400, (20, 20)),

@@ -41,12 +41,13 @@ class Scan:
 
 
 def analyse(run_dir: str | Path, out_dir: str | Path | None = None, example: int = 0,
-            neurons: list[int] | None = None) -> dict:
+            neurons: list[int] | None = None, allow_pickle: bool = False) -> dict:
     """Write the figures of the run in ``run_dir`` and ``metrics.json`` into ``out_dir``
     (default ``RUN_DIR/analysis``) and return that summary. ``example`` is the index, in
     the drawn phase, of the example in the input, raster and membrane figures; ``neurons``
-    are the excitatory neurons whose membrane potential is drawn."""
-    run = RunFiles(run_dir)
+    are the excitatory neurons whose membrane potential is drawn. A run holding pickle
+    recordings is refused unless ``allow_pickle`` (see :mod:`.run_files`)."""
+    run = RunFiles(run_dir, allow_pickle)
     ckpt = run.checkpoint
     n = ckpt.theta.size
     if example < 0:

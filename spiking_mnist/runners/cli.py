@@ -137,6 +137,9 @@ def parser() -> argparse.ArgumentParser:
                     "drawn in the input, raster and membrane figures (default: 0)")
     an.add_argument("--neurons", metavar="I,J,...", help="excitatory neurons whose membrane "
                     "potential is drawn (default: the most active recorded ones)")
+    an.add_argument("--allow-pickle", action="store_true", help="read pickle recordings "
+                    "(--record-format pickle) too: only for files you trust, as unpickling "
+                    "runs code named in the file (NIX recordings are always read)")
     an.set_defaults(quiet=False)
 
     params = sub.add_parser("params", help="list every parameter with unit and meaning")
@@ -236,7 +239,7 @@ def _analyse(args) -> int:
     except ValueError:
         raise ConfigError(f"--neurons {args.neurons!r}: give excitatory neuron indices "
                           "separated by commas, e.g. 0,1,2") from None
-    summary = analyse(args.run_dir, args.out, args.example, neurons)
+    summary = analyse(args.run_dir, args.out, args.example, neurons, args.allow_pickle)
     print(f"figures and metrics.json in {summary['out_dir']}: "
           + ", ".join(summary["figures"].values()))
     for name, reason in summary["skipped"].items():
