@@ -24,6 +24,7 @@ import numpy as np
 
 from spiking_mnist.models.parameters import load_parameters
 from spiking_mnist.rundir import checkpoint
+from spiking_mnist.rundir.hierarchy import PARAMETERS
 from spiking_mnist.runners import hierarchy
 
 FROZEN = ("layer1", "layer2")
@@ -53,7 +54,7 @@ def prepare(source: Path, target: Path, train: int, overrides: list[str]):
         files += hierarchy.code_files(source, layer, "validation")
         for f in files:
             shutil.copy(f, target / "codes")
-    (target / hierarchy.PARAMETERS).write_text(json.dumps(params.values(), indent=1))
+    (target / PARAMETERS).write_text(json.dumps(params.values(), indent=1))
     return params
 
 
@@ -81,7 +82,7 @@ def main() -> None:
 def relearn(target: Path, examples: int) -> None:
     """Set ``layer3.examples`` and drop the layer-3 codes, so the next run learns on to it
     and codes again."""
-    path = target / hierarchy.PARAMETERS
+    path = target / PARAMETERS
     values = json.loads(path.read_text())
     if values["layer3"]["examples"] != examples:
         values["layer3"]["examples"] = examples

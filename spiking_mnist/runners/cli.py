@@ -6,12 +6,12 @@ unavailable, 130 interrupted.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
 from pathlib import Path
 
 from spiking_mnist.hardware import BACKENDS, BackendError, configure_machine
+from spiking_mnist.hardware.spinnaker_config import check_board, check_spalloc
 from spiking_mnist.inputs.mnist import DatasetError
 from spiking_mnist.models.parameters import ConfigError, load_parameters
 from spiking_mnist.rundir.checkpoint import CheckpointError
@@ -20,6 +20,16 @@ from spiking_mnist.runners.train import TrainingInterrupted
 EXIT_BAD_INPUT = 2
 EXIT_BACKEND = 3
 EXIT_INTERRUPTED = 130
+
+
+def _checked(check):
+    """An argparse type: ``check(text)``'s value, or its message (which names the option)."""
+    def parse(text: str) -> str:
+        try:
+            return check(text)
+        except BackendError as err:
+            raise argparse.ArgumentTypeError(str(err).partition(" ")[2]) from None
+    return parse
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -31,11 +41,13 @@ def _common(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("SpiNNaker machine (with --backend spinnaker; written into "
                              "~/.spynnaker.cfg if there is none, never over an existing one)")
     machine = g.add_mutually_exclusive_group()
-    machine.add_argument("--board", metavar="virtual|HOST", help="`virtual`: map the network "
-                         "and generate its data without a board (nothing runs); or the IP "
-                         "address or name of a SpiNN-5 (or SpiNN-3) board")
-    machine.add_argument("--spalloc", metavar="URL", help="a spalloc server that allocates "
-                         "boards of a large machine")
+    machine.add_argument("--board", metavar="virtual|HOST", type=_checked(check_board),
+                         help="`virtual`: map the network and generate its data without a "
+                         "board (nothing runs); or the IP address or name of a SpiNN-5 (or "
+                         "SpiNN-3) board")
+    machine.add_argument("--spalloc", metavar="URL", type=_checked(check_spalloc),
+                         help="the http(s) URL of a spalloc server that allocates boards of "
+                         "a large machine (credentials in it are never printed)")
     g.add_argument("--board-version", type=int, default=5, choices=(3, 5),
                    help="5: SpiNN-5 (48 chips, default), 3: SpiNN-3 (4 chips)")
 
@@ -195,20 +207,32 @@ def _evaluate(args) -> int:
                  recording=_recording_plan(args, "all"), overrides=args.set)
     print(f"{m['split']} accuracy: {100 * m['accuracy']:.2f} % on {m['examples']} examples "
           f"(N={m['n_excitatory']}, {m['examples_trained']} training examples, neurons "
-          f"labelled on {m['label_examples']}); per class: "
-          + json.dumps(m["per_class_accuracy"]))
+          f"labelled on {m['label_examples']})")
+    print(per_class_table(m))
     return 0
 
 
+def per_class_table(metrics: dict) -> str:
+    """Per digit: images tested, accuracy and neurons labelled with it, aligned."""
+    rows = ["digit  images  accuracy  neurons"]
+    for digit, (row, accuracy, neurons) in enumerate(zip(
+            metrics["confusion"], metrics["per_class_accuracy"],
+            metrics["neurons_per_class"])):
+        if sum(row):
+            rows.append(f"{digit:>5}  {sum(row):>6}  {100 * accuracy:>6.1f} %  {neurons:>7}")
+    return "\n".join(rows)
+
+
 def _patches(args) -> int:
-    from spiking_mnist.runners import hierarchy
     from spiking_mnist.models.patches import MODEL
+    from spiking_mnist.rundir.hierarchy import PARAMETERS, parameters_of
+    from spiking_mnist.runners import hierarchy
     _prepare_machine(args)
     if args.backend != "nest":
         raise ConfigError("the patch hierarchy learns and codes on NEST only (--backend nest)")
-    started = (Path(args.run_dir) / hierarchy.PARAMETERS).exists()
+    started = (Path(args.run_dir) / PARAMETERS).exists()
     params = load_parameters(MODEL, args.config, args.set,
-                             base=hierarchy.parameters_of(args.run_dir) if started else None)
+                             base=parameters_of(args.run_dir) if started else None)
     try:
         m = hierarchy.run(Path(args.run_dir), params, args.backend, args.data_dir,
                           not args.quiet, args.budget)

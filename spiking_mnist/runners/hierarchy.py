@@ -24,11 +24,10 @@ from pathlib import Path
 import numpy as np
 
 from spiking_mnist.inputs import mnist
-from spiking_mnist.models import patches
-from spiking_mnist.models.parameters import ConfigError, load_defaults
-from spiking_mnist.models import readout
+from spiking_mnist.models import patches, readout
+from spiking_mnist.models.parameters import ConfigError
 from spiking_mnist.rundir import checkpoint
-from spiking_mnist.rundir.hierarchy import (PARAMETERS, SPLITS, code_files, images_of, load_codes,
+from spiking_mnist.rundir.hierarchy import (SPLITS, code_files, images_of, load_codes,
                                           parameters_of, scale)
 from spiking_mnist.runners.evaluate import responses
 from spiking_mnist.runners.session import open_network
