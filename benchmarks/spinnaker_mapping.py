@@ -28,7 +28,7 @@ import numpy as np
 
 from spiking_mnist.hardware import configure_machine
 from spiking_mnist.inputs import mnist
-from spiking_mnist.inputs.encoding import chunk_spike_times, poisson_spike_times, rates_hz, \
+from spiking_mnist.inputs.encoding import schedule_spike_times, poisson_spike_times, rates_hz, \
     spike_rng
 from spiking_mnist.models import diehl_cook, patches
 from spiking_mnist.models.parameters import load_parameters
@@ -45,7 +45,7 @@ def chunk_of_examples(params, images: np.ndarray) -> list[np.ndarray]:
                                     enc.presentation, dt, spike_rng(params.simulation.seed,
                                                                     "train", k, 0))
                 for k, img in enumerate(images)]
-    return chunk_spike_times(showings, enc.presentation + enc.rest)
+    return schedule_spike_times(showings, enc.presentation + enc.rest)
 
 
 def measure(n: int, images: np.ndarray) -> dict:

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from spiking_mnist.inputs.encoding import (chunk_spike_times, poisson_spike_times, rates_hz,
+from spiking_mnist.inputs.encoding import (schedule_spike_times, poisson_spike_times, rates_hz,
                                           spike_rng)
 
 
@@ -52,7 +52,7 @@ def test_chunk_schedule_puts_every_example_in_its_own_window():
     showings = [poisson_spike_times(rates_hz(img, 31.875, 2), 350.0, 1.0,
                                     spike_rng(1, "train", k, 0))
                 for k, img in enumerate(images)]
-    chunk = chunk_spike_times(showings, 500.0)
+    chunk = schedule_spike_times(showings, 500.0)
     assert len(chunk) == 784
     for i, times in enumerate(chunk):
         assert np.all(np.diff(times) > 0)
@@ -64,4 +64,4 @@ def test_chunk_schedule_puts_every_example_in_its_own_window():
 
 def test_chunk_schedule_refuses_a_showing_longer_than_its_window():
     with pytest.raises(ValueError, match="outside"):
-        chunk_spike_times([[np.array([10.0, 600.0])]], 500.0)
+        schedule_spike_times([[np.array([10.0, 600.0])]], 500.0)

@@ -12,7 +12,7 @@ pytest.importorskip("spynnaker", reason="sPyNNaker is not installed (pip install
 from spiking_mnist.hardware import BackendError, configure_machine  # noqa: E402
 from spiking_mnist.hardware import spinnaker_binaries  # noqa: E402
 from spiking_mnist.hardware.spinnaker import NEURONS_PER_CORE, stdp_rounding  # noqa: E402
-from spiking_mnist.inputs.encoding import (chunk_spike_times, poisson_spike_times,  # noqa: E402
+from spiking_mnist.inputs.encoding import (schedule_spike_times, poisson_spike_times,  # noqa: E402
                                            rates_hz, spike_rng)
 from spiking_mnist.models import diehl_cook, patches  # noqa: E402
 from spiking_mnist.models.parameters import load_parameters  # noqa: E402
@@ -52,7 +52,7 @@ def test_variant_maps_on_the_virtual_board_with_its_state_and_chunk(virtual_boar
     backend, _ = open_network(params, "spinnaker", weights,
                               diehl_cook.input_delays(params, 784, rng), theta, plastic=True)
     showings = _chunk(params, 4)
-    chunk = chunk_spike_times(showings, PERIOD)
+    chunk = schedule_spike_times(showings, PERIOD)
     backend.set_input_spikes(chunk)
     backend.run(len(showings) * PERIOD)
 

@@ -14,7 +14,7 @@ STREAMS = {"train": 0, "label": 1, "test": 2, "validation": 3}
 
 def spike_rng(seed: int, stream: str, example: int, showing: int) -> np.random.Generator:
     """The generator of one showing of one example: the same spikes whatever the backend,
-    the chunking or a resume, for a given seed, stream (one of :data:`STREAMS`: training,
+    the showings per simulator run or a resume, for a given seed, stream (one of :data:`STREAMS`: training,
     labelling, test or validation), example index and showing (0 = first)."""
     return np.random.default_rng((seed, STREAMS[stream], example, showing))
 
@@ -44,8 +44,8 @@ def poisson_spike_times(rates: np.ndarray, duration: float, timestep: float,
     return np.split(times, np.cumsum(counts)[:-1])
 
 
-def chunk_spike_times(showings: list[list[np.ndarray]], period: float) -> list[np.ndarray]:
-    """One input schedule for a chunk of showings, for a backend that runs it in one go.
+def schedule_spike_times(showings: list[list[np.ndarray]], period: float) -> list[np.ndarray]:
+    """One input schedule for several showings run back to back, for a backend that runs it in one go.
 
     ``showings[k]`` holds, per input, the spike times (ms, in ``(0, period]``) of showing
     ``k``, as :func:`poisson_spike_times` gives them; they are moved into showing k's window

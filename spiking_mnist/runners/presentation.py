@@ -1,10 +1,10 @@
-"""Showing examples to a running network in chunks, with Diehl & Cook's re-show rule.
+"""Showing examples to a running network, with Diehl & Cook's re-show rule.
 
-A chunk is up to ``simulation.showings_per_run`` showings run back to back in one simulator
-run: each showing is ``presentation`` ms of Poisson input then ``rest`` ms of silence. An
-example whose presentation evokes fewer than ``min_spikes`` excitatory spikes is shown again
-at intensity + 1 at the start of the next chunk (D&C show it again at once; with one showing
-per run that is what happens here too).
+One simulator run shows up to ``simulation.showings_per_run`` examples back to back: each
+showing is ``presentation`` ms of Poisson input then ``rest`` ms of silence. An example
+whose presentation evokes fewer than ``min_spikes`` excitatory spikes is shown again at
+intensity + 1 at the start of the next simulator run (D&C show it again at once; with one
+showing per run that is what happens here too).
 """
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
-from spiking_mnist.inputs.encoding import (chunk_spike_times, poisson_spike_times, rates_hz,
+from spiking_mnist.inputs.encoding import (schedule_spike_times, poisson_spike_times, rates_hz,
                                            spike_rng)
 
 
@@ -30,7 +30,7 @@ class Showing:
 
 
 @dataclass(frozen=True)
-class Chunk:
+class SimulatorRun:
     """The showings of one run, from ``start`` (ms), one every ``period`` ms; ``counts``
     (showings, neurons) are the excitatory spikes of each presentation window, ``totals``
     those of each whole period (rest included)."""
@@ -50,7 +50,7 @@ class Chunk:
 
 def spikes_per_showing(times: np.ndarray, neurons: np.ndarray, start: float, n_showings: int,
                        params, n_neurons: int) -> tuple[np.ndarray, np.ndarray]:
-    """Split spikes (ms, neuron index) of a chunk run from ``start`` into per-showing counts
+    """Split spikes (ms, neuron index) of a simulator run from ``start`` into per-showing counts
     of the presentation windows and of the whole periods, each (n_showings, n_neurons)."""
     enc, dt = params.encoding, params.simulation.timestep
     per_period = int(round((enc.presentation + enc.rest) / dt))
@@ -70,7 +70,7 @@ class Presenter:
     unless given).
 
     ``images`` are flattened uint8 images; ``recorder``
-    (:class:`~spiking_mnist.runners.recording.Recorder`) receives every chunk, with the
+    (:class:`~spiking_mnist.runners.recording.Recorder`) receives every simulator run, with the
     excitatory theta (mV) that ``theta()`` returns after it.
     """
 
@@ -86,15 +86,15 @@ class Presenter:
 
     def show(self, examples: Iterable[tuple[int, int]],
              before_run: Callable[[list[Showing]], None] | None = None,
-             after_run: Callable[[Chunk], None] | None = None,
+             after_run: Callable[[SimulatorRun], None] | None = None,
              predict: Callable[[np.ndarray], int] | None = None,
              ) -> Iterator[tuple[int, int, np.ndarray]]:
         """Show each ``(example, row)`` until done; yield ``(example, row, counts)`` as each
         example ends, ``counts`` being the excitatory spikes per neuron of its last
         presentation. Returns once every example given, re-shows included, is done.
 
-        ``before_run(showings)`` runs before each chunk (weight normalisation),
-        ``after_run(chunk)`` after it (homeostasis); ``predict(counts)`` gives the digit
+        ``before_run(showings)`` runs before each simulator run (weight normalisation),
+        ``after_run(run)`` after it (homeostasis); ``predict(counts)`` gives the digit
         a recorder notes for each example's last showing.
         """
         enc = self._params.encoding
@@ -107,23 +107,23 @@ class Presenter:
                 return
             if before_run is not None:
                 before_run(batch)
-            chunk = self._run(batch)
+            run = self._run(batch)
             if after_run is not None:
-                after_run(chunk)
-            final = chunk.final(enc.min_spikes, enc.max_intensity)
+                after_run(run)
+            final = run.final(enc.min_spikes, enc.max_intensity)
             self._pending = [Showing(s.example, s.row, s.intensity + 1, s.number + 1)
                              for s, done in zip(batch, final) if not done]
             if self._recorder is not None:
                 predicted = [predict(c) if done and predict is not None else -1
-                             for c, done in zip(chunk.counts, final)]
-                self._recorder.chunk(chunk, self._labels[[s.row for s in batch]], final,
-                                     np.array(predicted),
-                                     None if self._theta is None else self._theta())
-            for s, counts, done in zip(batch, chunk.counts, final):
+                             for c, done in zip(run.counts, final)]
+                self._recorder.add_run(run, self._labels[[s.row for s in batch]], final,
+                                       np.array(predicted),
+                                       None if self._theta is None else self._theta())
+            for s, counts, done in zip(batch, run.counts, final):
                 if done:
                     yield s.example, s.row, counts
 
-    def _run(self, batch: list[Showing]) -> Chunk:
+    def _run(self, batch: list[Showing]) -> SimulatorRun:
         """Run ``batch`` back to back in one simulator run."""
         p, backend = self._params, self._backend
         enc, dt = p.encoding, p.simulation.timestep
@@ -135,10 +135,10 @@ class Presenter:
             for s in batch]
         start = backend.now()
         self.input_spikes += sum(t.size for showing in input_times for t in showing)
-        backend.set_input_spikes(chunk_spike_times(input_times, period))
+        backend.set_input_spikes(schedule_spike_times(input_times, period))
         backend.run(len(batch) * period)
         times, neurons = backend.take_spikes()
         counts, totals = spikes_per_showing(times, neurons, start, len(batch), p,
                                             p.network.n_excitatory)
-        return Chunk(start, period, batch, input_times, counts, totals)
+        return SimulatorRun(start, period, batch, input_times, counts, totals)
 

@@ -145,29 +145,29 @@ class Recorder:
         (a new one after each simulation restart)."""
         self._backend = backend
 
-    def chunk(self, chunk, labels: np.ndarray, final: np.ndarray, predicted: np.ndarray,
-              theta: np.ndarray | None = None) -> None:
-        """Take what the backend recorded during ``chunk`` (a
-        :class:`~spiking_mnist.runners.presentation.Chunk` just run) and keep the showings of
+    def add_run(self, run, labels: np.ndarray, final: np.ndarray, predicted: np.ndarray,
+                theta: np.ndarray | None = None) -> None:
+        """Take what the backend recorded during ``run`` (a
+        :class:`~spiking_mnist.runners.presentation.SimulatorRun` just done) and keep the showings of
         recorded examples; per showing its ``labels``, whether it is its example's ``final``
         one and the ``predicted`` digit (-1: none); ``theta`` (mV) the excitatory
         thresholds' increments after it. A file is written once it would hold
         ``plan.chunk`` examples, each with all its showings."""
         recorded = self._backend.take_recorded()
-        kept = [k for k, s in enumerate(chunk.showings) if s.example in self.plan.examples]
+        kept = [k for k, s in enumerate(run.showings) if s.example in self.plan.examples]
         if not kept:
             return
-        period = chunk.period
-        starts = chunk.start + np.array(kept) * period
+        period = run.period
+        starts = run.start + np.array(kept) * period
         for k, start in zip(kept, starts):
-            s = chunk.showings[k]
+            s = run.showings[k]
             self._epochs.append((start, period, s.example, labels[k], predicted[k],
                                  s.number + 1, s.intensity))
             (self._open.discard if final[k] else self._open.add)(s.example)
             self._finished += bool(final[k])
             if "input" in self.plan.populations:
-                sizes = [t.size for t in chunk.input_times[k]]
-                self._spikes["input"].append((np.concatenate(chunk.input_times[k]) + start,
+                sizes = [t.size for t in run.input_times[k]]
+                self._spikes["input"].append((np.concatenate(run.input_times[k]) + start,
                                               np.repeat(np.arange(len(sizes)), sizes)))
         for population, data in recorded.items():
             if "spikes" in self.plan.variables:
@@ -181,7 +181,7 @@ class Recorder:
                     times[inside], index[inside], values[inside], self.plan.neurons,
                     self._annotations["timestep"]))
         if "theta" in self.plan.variables and theta is not None:
-            self._theta.append((chunk.start + len(chunk.showings) * period,
+            self._theta.append((run.start + len(run.showings) * period,
                                 np.asarray(theta)[list(self.plan.neurons)]))
         if self._finished >= self.plan.chunk and not self._open:
             self.flush()

@@ -1,7 +1,6 @@
 """Unsupervised training of the Diehl & Cook network: STDP, homeostasis, normalisation."""
 from __future__ import annotations
 
-import json
 import logging
 import resource
 from collections import deque
@@ -18,8 +17,8 @@ from spiking_mnist.hardware import backend_class
 from spiking_mnist.inputs import mnist
 from spiking_mnist.models import diehl_cook
 from spiking_mnist.models.parameters import ConfigError, load_defaults
-from spiking_mnist.rundir import checkpoint
-from spiking_mnist.runners.presentation import Chunk, Presenter, Showing
+from spiking_mnist.rundir import checkpoint, files, lock
+from spiking_mnist.runners.presentation import Presenter, Showing, SimulatorRun
 from spiking_mnist.runners.recording import Recorder, RecordingPlan, block_annotations
 from spiking_mnist.runners.session import open_network
 
@@ -49,12 +48,14 @@ def add_to_history(run_dir: Path, key: str, entry: dict) -> None:
     """Append ``entry`` (with ``examples_seen``) to list ``key`` of run_dir/history.json,
     dropping entries of a later point that a resumed run is now redoing."""
     path = run_dir / "history.json"
-    history = json.loads(path.read_text()) if path.exists() else {}
+    try:
+        history = files.read_json(path) if path.exists() else {}
+    except ValueError as err:
+        log.warning("%s; it is begun anew (its accuracies and speeds so far are lost)", err)
+        history = {}
     kept = [h for h in history.get(key, []) if h["examples_seen"] < entry["examples_seen"]]
     history[key] = kept + [entry]
-    tmp = path.with_name("history.json.tmp")
-    tmp.write_text(json.dumps(history, indent=1))
-    tmp.replace(path)
+    files.write_json(path, history)
 
 
 def _validate(run_dir: Path, backend_name: str, data_dir, params) -> None:
@@ -139,33 +140,55 @@ def segment_speed(examples_seen: int, examples: int, loop_seconds: float,
 
 
 class TrainingInterrupted(Exception):
-    """Training stopped on request after writing a checkpoint; ``str()`` says how to resume."""
+    """Training stopped on request after writing a checkpoint; ``str()`` says how to resume,
+    ``signum`` is the signal that asked."""
+
+    def __init__(self, message: str, signum: int = signal.SIGINT):
+        super().__init__(message)
+        self.signum = signum
+
+
+class Interrupted(KeyboardInterrupt):
+    """A second stop signal: stopped at once; ``signum`` is that signal."""
+
+    def __init__(self, signum: int = signal.SIGINT):
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 class StopOnInterrupt:
-    """The first Ctrl-C (SIGINT) sets ``requested``: training stops after the current example
-    and writes a checkpoint (``unit`` names what the caller finishes first); a second one
-    interrupts at once. It also works in a background job, which starts with SIGINT ignored."""
+    """The first stop signal sets ``requested`` and ``signum``: training stops after the
+    current example and writes a checkpoint (``unit`` names what the caller finishes first);
+    a second one interrupts at once (:class:`Interrupted`). The signals are Ctrl-C (SIGINT;
+    also heard in a background job, which starts with SIGINT ignored), SIGTERM (``kill``,
+    Slurm, systemd, ``docker stop``) and SIGHUP (the terminal closed)."""
 
     def __init__(self, unit: str = "example"):
         self.requested = False
+        self.signum: int | None = None
         self._unit = unit
-        self._previous = None
+        self._previous: dict[int, object] = {}
 
     def _handle(self, signum, frame):
         if self.requested:
-            raise KeyboardInterrupt
-        self.requested = True
-        log.warning("stopping after this %s (Ctrl-C again to stop at once)", self._unit)
+            raise Interrupted(signum)
+        self.requested, self.signum = True, signum
+        again = "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
+        log.warning("%s: stopping after this %s (%s again to stop at once)",
+                    signal.Signals(signum).name, self._unit, again)
 
     def __enter__(self):
         if threading.current_thread() is threading.main_thread():
-            self._previous = signal.signal(signal.SIGINT, self._handle)
+            self._previous = {s: signal.signal(s, self._handle) for s in STOP_SIGNALS}
         return self
 
     def __exit__(self, *exc):
-        if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)
+        for s, previous in self._previous.items():
+            if previous is not None:   # None: a handler set outside Python, left in place
+                signal.signal(s, previous)
 
 
 def train(run_dir: Path, params, backend_name: str = "nest", data_dir=None,
@@ -180,14 +203,27 @@ def train(run_dir: Path, params, backend_name: str = "nest", data_dir=None,
     :mod:`~spiking_mnist.runners.hierarchy`; give the same again to :func:`resume`).
     """
     run_dir = Path(run_dir)
-    if checkpoint.checkpoint_dir(run_dir).exists() and not overwrite:
+    with lock.writer(run_dir):
+        return _train(run_dir, params, backend_name, data_dir, progress, digits, overwrite,
+                      recording, data)
+
+
+def _train(run_dir: Path, params, backend_name: str, data_dir, progress: bool, digits,
+           overwrite: bool, recording: RecordingPlan | None,
+           data: mnist.Split | None) -> checkpoint.Checkpoint:
+    """:func:`train`, holding the run directory's lock."""
+    if checkpoint.has_checkpoint(run_dir) and not overwrite:
         raise checkpoint.CheckpointError(
             f"{run_dir} already holds a run; continue it with --resume {run_dir}, choose "
             "another --run-dir, or pass --overwrite to replace it")
+    if overwrite:
+        refuse_to_overwrite(run_dir)
     diehl_cook.validate(params)
     backend_class(backend_name).check(params)
-    if overwrite:
-        checkpoint.remove_run(run_dir)
+    if overwrite and checkpoint.has_checkpoint(run_dir):
+        kept = checkpoint.remove_run(run_dir)
+        log.info("--overwrite: removed the run in %s%s", run_dir,
+                 f"; kept what it did not write: {', '.join(kept)}" if kept else "")
     digits = None if digits is None else sorted({int(d) for d in digits})
     if data is None:
         data = training_split(params, data_dir, digits)
@@ -212,16 +248,38 @@ def resume(run_dir: Path, backend_name: str = "nest", data_dir=None, progress: b
            data: mnist.Split | None = None) -> checkpoint.Checkpoint:
     """Continue the run in ``run_dir`` from its checkpoint, up to ``training.examples`` (or
     ``examples``, to train further); ``data`` as given to :func:`train`."""
-    ckpt = checkpoint.load(run_dir)
-    params = load_defaults(ckpt.model).with_values(ckpt.parameters, "checkpoint")
-    if examples is not None:
-        params = params.with_values({"training": {"examples": examples}}, "--examples")
-    if ckpt.examples_seen >= params.training.examples:
+    if not Path(run_dir).is_dir():
+        checkpoint.load(run_dir)   # says it holds no checkpoint
+    with lock.writer(run_dir, create=False):
+        ckpt = checkpoint.load(run_dir)
+        params = load_defaults(ckpt.model).with_values(ckpt.parameters, "checkpoint")
+        if examples is not None:
+            params = params.with_values({"training": {"examples": examples}}, "--examples")
+        if ckpt.examples_seen >= params.training.examples:
+            raise checkpoint.CheckpointError(
+                f"{run_dir} has already seen {ckpt.examples_seen} examples; pass --examples "
+                "with a larger total to train further")
+        return _continue(Path(run_dir), params, ckpt, backend_name, data_dir, progress,
+                         recording, data)
+
+
+def refuse_to_overwrite(run_dir: Path) -> None:
+    """CheckpointError unless ``run_dir`` is new, empty or holds a training run of this
+    project: ``--overwrite`` replaces a run, never a user's other files."""
+    kind = checkpoint.run_kind(run_dir)
+    if kind == "patch-hierarchy run":
         raise checkpoint.CheckpointError(
-            f"{run_dir} has already seen {ckpt.examples_seen} examples; pass --examples with "
-            "a larger total to train further")
-    return _continue(Path(run_dir), params, ckpt, backend_name, data_dir, progress, recording,
-                     data)
+            f"{run_dir} holds a patch-hierarchy run (parameters.json, layer1/, codes/); "
+            "train --overwrite replaces only a training run: choose another --run-dir")
+    if kind is None and run_dir.is_dir():
+        found = checkpoint.foreign_entries(run_dir)
+        if found:
+            shown = ", ".join(found[:5]) + (f" and {len(found) - 5} more" if len(found) > 5
+                                            else "")
+            raise checkpoint.CheckpointError(
+                f"{run_dir} holds no run of spiking-mnist (no checkpoint/manifest.json) but "
+                f"{len(found)} other entr{'y' if len(found) == 1 else 'ies'} ({shown}); "
+                "--overwrite replaces only a run: choose a new or empty --run-dir")
 
 
 def _continue(run_dir: Path, params, ckpt: checkpoint.Checkpoint, backend_name: str,
@@ -271,14 +329,14 @@ def _continue(run_dir: Path, params, ckpt: checkpoint.Checkpoint, backend_name: 
                                           params.network.n_excitatory)
             normaliser.fired[ckpt.info["fired"]] = True
 
-            def after_run(chunk: Chunk) -> None:
+            def after_run(run: SimulatorRun) -> None:
                 if params.theta.kept == "cells":
                     homeostasis.theta = backend.theta_of_cells()
                 else:
-                    for totals in chunk.totals:
-                        homeostasis.update(totals, chunk.period)
+                    for totals in run.totals:
+                        homeostasis.update(totals, run.period)
                     backend.set_thresholds(homeostasis.thresholds())
-                normaliser.fired |= chunk.totals.any(axis=0)
+                normaliser.fired |= run.totals.any(axis=0)
 
             presenter = Presenter(backend, images, data.labels, "train", params, recorder,
                                   lambda: homeostasis.theta)
@@ -315,21 +373,23 @@ def _continue(run_dir: Path, params, ckpt: checkpoint.Checkpoint, backend_name: 
             if recorder is not None:
                 recorder.flush()
             backend.end()
-            checkpoint.save(run_dir, ckpt)
+            # history first, the checkpoint last: it commits the segment (a crash before
+            # it, and the resumed run redoes the segment and replaces these entries)
             add_to_history(run_dir, "speed", segment_speed(
                 k, k - segment_k, loop_seconds, time.perf_counter() - segment_began))
             if accuracy is not None:
                 add_to_history(run_dir, "training", {
                     "examples_seen": k, "accuracy": accuracy,
                     "window": params.training.running_accuracy_window})
+            checkpoint.save(run_dir, ckpt)
             if validate_every and k % validate_every == 0 and not stop.requested:
                 _validate(run_dir, backend_name, data_dir, params)
             if stop.requested and k < n_examples:
                 bar.close()
                 raise TrainingInterrupted(
-                    f"stopped after {k} of {n_examples} examples; checkpoint in "
-                    f"{checkpoint.checkpoint_dir(run_dir)}; continue with "
-                    f"`spiking-mnist train --resume {run_dir}`")
+                    f"stopped ({signal.Signals(stop.signum).name}) after {k} of {n_examples} "
+                    f"examples; checkpoint in {checkpoint.checkpoint_dir(run_dir)}; continue "
+                    f"with `spiking-mnist train --resume {run_dir}`", stop.signum)
     bar.close()
     log.info("trained %d examples in %.0f s", k, seconds)
     return ckpt
