@@ -1,6 +1,11 @@
 """This project's NEST module: ``iaf_cond_exp_fixed_step`` spikes like NEST's ``iaf_cond_exp`` on a
-fixed input, keeps D&C's homeostatic threshold, is built once and cached, and is what the
-NEST profile runs by default."""
+fixed input, keeps D&C's homeostatic threshold, is built once and cached (and rebuilt if the
+cached file is not the one built, or NEST's kernel changed), and is what the NEST profile runs
+by default."""
+import hashlib
+import os
+import sys
+
 import numpy as np
 import pytest
 
@@ -83,8 +88,66 @@ def test_module_is_built_once_and_cached(tmp_path, monkeypatch):
     nest = _nest()
     built = nest_extension.build(nest)
     assert built.parent.parent == tmp_path and built.is_file()
+    # its sha256, recorded beside it after the build, is what it is checked against
+    assert nest_extension.digest_file(built).read_text().split()[0] == hashlib.sha256(
+        built.read_bytes()).hexdigest()
+    assert nest_extension.unverified(built) is None
     stamp = built.stat().st_mtime_ns
     assert nest_extension.build(nest) == built and built.stat().st_mtime_ns == stamp
+
+
+def _fake_compiler(monkeypatch) -> list:
+    """A "compiler" writing a small numbered file instead of the module; its runs."""
+    runs = []
+
+    def command(nest, out):
+        runs.append(out)
+        return [sys.executable, "-c", f"open({str(out)!r}, 'wb').write(b'module {len(runs)}')"]
+    monkeypatch.setenv("CXX", sys.executable)
+    monkeypatch.setattr(nest_extension, "_compile_command", command)
+    return runs
+
+
+def test_a_cached_module_that_is_not_the_one_built_is_rebuilt_with_a_log_line(
+        tmp_path, monkeypatch, caplog):
+    monkeypatch.setenv("SPIKING_MNIST_NEST_MODULE_DIR", str(tmp_path))
+    runs = _fake_compiler(monkeypatch)
+    nest = _nest()
+    module = nest_extension.build(nest)
+    assert len(runs) == 1 and module.read_bytes() == b"module 1"
+    assert nest_extension.build(nest) == module and len(runs) == 1     # verified: reused
+    module.write_bytes(b"module 1, then changed in the cache")         # swapped or damaged
+    with caplog.at_level("WARNING", logger="spiking_mnist.hardware.nest_extension"):
+        assert nest_extension.build(nest) == module
+    assert len(runs) == 2 and module.read_bytes() == b"module 2"
+    assert "is not the one built here" in caplog.text and "recorded when it was built" \
+        in caplog.text and "building it again" in caplog.text
+    assert nest_extension.unverified(module) is None
+    # built but never recorded (killed in between, or an older version's cache)
+    nest_extension.digest_file(module).unlink()
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="spiking_mnist.hardware.nest_extension"):
+        nest_extension.build(nest)
+    assert len(runs) == 3 and "is missing" in caplog.text
+    assert nest_extension.unverified(module) is None
+
+
+def test_the_cache_key_follows_the_nest_kernels_contents_not_its_size(tmp_path, monkeypatch):
+    kernel = tmp_path / "nestkernel_api.so"
+    kernel.write_bytes(b"A" * 1000)
+    monkeypatch.setattr(nest_extension, "_nest_kernel", lambda nest: kernel)
+    nest = _nest()
+
+    def key():
+        nest_extension._kernel_sha256.cache_clear()   # a new process: the kernel read anew
+        return nest_extension.module_file(nest)
+    first = key()
+    status = kernel.stat()
+    kernel.write_bytes(b"B" * 1000)                    # a rebuilt NEST of the same size
+    os.utime(kernel, ns=(status.st_atime_ns, status.st_mtime_ns))     # and time stamp
+    assert key() != first
+    kernel.write_bytes(b"A" * 1000)
+    assert key() == first
 
 
 def test_a_missing_compiler_says_what_to_do(tmp_path, monkeypatch):

@@ -8,11 +8,20 @@ projection's connections and read and write their weights and delays in one call
 of the ``boost-headers`` package, once per NEST version and source version, into
 ``$XDG_CACHE_HOME/spiking-mnist/nest-module`` (else ``~/.cache/...``; the
 ``SPIKING_MNIST_NEST_MODULE_DIR`` environment variable chooses another directory).
+
+A cached module is used only for the sources and the NEST it was built from: its directory
+is named by a sha256 of this file, the C++ sources and the contents of NEST's kernel library
+(:func:`module_file`). After a successful build the sha256 of the module file is written
+beside it (``spikingmnistmodule.so.sha256``); a cached module is loaded only if it still
+matches, and is rebuilt otherwise, with a log line saying why (:func:`build`).
 """
 from __future__ import annotations
 
 import ctypes
+import fcntl
+import functools
 import hashlib
+import logging
 import os
 import shutil
 import subprocess
@@ -31,6 +40,10 @@ _SOURCES = ("iaf_cond_exp_fixed_step.cpp", "connection_access.cpp", "spikingmnis
 _HEADERS = ("iaf_cond_exp_fixed_step.h", "include/ltdl.h")
 # a kernel symbol whose mangled name shows the C++ string ABI NEST was built with
 _OLD_ABI_SYMBOL = b"_ZNK4nest4Node21get_synaptic_elementsESs"
+#: the suffix of the file beside a built module that holds the module's sha256
+DIGEST_SUFFIX = ".sha256"
+
+log = logging.getLogger(__name__)
 
 
 def cache_dir() -> Path:
@@ -56,13 +69,71 @@ def _nest_kernel(nest) -> Path:
     return found[0]
 
 
+def file_sha256(path: Path) -> str:
+    """sha256 (hex) of the contents of ``path``."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@functools.lru_cache(maxsize=4)
+def _kernel_sha256(path: str) -> str:
+    """sha256 of NEST's kernel library, read once per process (~25 MB): the kernel a
+    process runs is the one it loaded, whatever happens to the file later."""
+    return file_sha256(Path(path))
+
+
 def module_file(nest) -> Path:
-    """The built module for this NEST and these sources (it may not exist yet)."""
+    """The built module for this NEST and these sources (it may not exist yet): its
+    directory is named by a hash of them, NEST's kernel library by its contents."""
     digest = hashlib.sha256(Path(__file__).read_bytes())   # how it is built
     for name in _SOURCES + _HEADERS:
         digest.update((_source_dir() / name).read_bytes())
-    digest.update(str(_nest_kernel(nest).stat().st_size).encode())
+    digest.update(_kernel_sha256(str(_nest_kernel(nest))).encode())
     return cache_dir() / f"nest-{nest.__version__}-{digest.hexdigest()[:12]}" / f"{NAME}.so"
+
+
+def digest_file(module: Path) -> Path:
+    """The file beside ``module`` that holds its sha256, written after it was built."""
+    return module.with_name(module.name + DIGEST_SUFFIX)
+
+
+def unverified(module: Path) -> str | None:
+    """Why the cached ``module`` may not be loaded; None if it matches its recorded sha256."""
+    recorded = digest_file(module)
+    try:
+        expected = recorded.read_text().split()[0]
+    except (OSError, IndexError, UnicodeDecodeError):
+        return f"{recorded.name}, its sha256 written after the build, is missing or unreadable"
+    actual = file_sha256(module)
+    if actual != expected:
+        return (f"its sha256 {actual[:16]}... is not the {expected[:16]}... recorded when it "
+                "was built")
+    return None
+
+
+class _BuildLock:
+    """An exclusive lock on the module's directory while it is checked or built, so that
+    processes starting together build it once and never see it half-recorded."""
+
+    def __init__(self, directory: Path):
+        self._directory = directory
+
+    def __enter__(self):
+        try:
+            self._directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+            self._fd = os.open(self._directory / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError:     # a read-only cache: its module is only read
+            self._fd = None
+        else:
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+        return self
+
+    def __exit__(self, *exc):
+        if self._fd is not None:
+            os.close(self._fd)   # releases the lock
 
 
 def _compile_command(nest, out: Path) -> list[str]:
@@ -83,25 +154,47 @@ def _compile_command(nest, out: Path) -> list[str]:
 
 
 def build(nest) -> Path:
-    """The module file, compiled now if it is not in the cache (~20 s)."""
+    """The module file, compiled now (~20 s) unless the cache holds it and it still has the
+    sha256 recorded when it was built (:func:`unverified`); otherwise rebuilt, with a log
+    line."""
     target = module_file(nest)
-    if target.exists():
-        return target
+    with _BuildLock(target.parent):
+        if target.exists():
+            problem = unverified(target)
+            if problem is None:
+                return target
+            log.warning("the cached NEST module %s is not the one built here (%s); "
+                        "building it again", target, problem)
+        _compile(nest, target)
+    return target
+
+
+def _compile(nest, target: Path) -> None:
+    """Compile the module into ``target``, then record its sha256 beside it."""
     compiler = os.environ.get("CXX", "g++")
     if shutil.which(compiler) is None:
         raise BackendError(f"the C++ compiler {compiler!r} is not installed; it builds the "
                            "fast NEST neuron once (`apt install g++`, or set $CXX), or run "
                            "NEST's own neuron with --set simulation.cell_integration=adaptive")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
+    try:
+        building = tempfile.TemporaryDirectory(dir=target.parent)
+    except OSError as err:
+        raise BackendError(f"the NEST module cannot be built in {target.parent} "
+                           f"({err.strerror}); set SPIKING_MNIST_NEST_MODULE_DIR to a "
+                           "directory of yours") from None
+    with building as tmp:
         built = Path(tmp) / target.name
         result = subprocess.run(_compile_command(nest, built), capture_output=True, text=True)
         if result.returncode != 0:
             raise BackendError(f"building the NEST module failed:\n{result.stderr[-3000:]}\n"
                                "run NEST's own neuron with --set "
                                "simulation.cell_integration=adaptive")
-        built.replace(target)  # atomic: a concurrent build finds a whole file or none
-    return target
+        recorded = Path(tmp) / digest_file(target).name
+        recorded.write_text(f"{file_sha256(built)}  {target.name}\n")
+        digest_file(target).unlink(missing_ok=True)   # no record of a module being replaced
+        built.replace(target)       # atomic: a reader finds a whole file or none
+        recorded.replace(digest_file(target))   # last: the module is verified from now on
+    log.info("built the NEST module %s", target)
 
 
 def install(nest) -> None:
