@@ -168,3 +168,19 @@ def test_each_excitatory_spike_inhibits_the_other_excitatory_neurons(inhibitory)
     _, neuron, v = recorded["excitatory"]["v"]
     for silent in (1, 3):
         assert v[neuron == silent].min() < p.excitatory.v_rest - 1.0
+
+
+def test_more_threads_than_cores_are_warned_about_once(monkeypatch, caplog):
+    from spiking_mnist.hardware import nest as nest_backend
+    monkeypatch.setattr(nest_backend.os, "sched_getaffinity", lambda pid: {0})
+    monkeypatch.setattr(nest_backend, "_warned_threads", set())
+    for threads in (1, 2, 2):
+        p = load_parameters("diehl_cook", None, ["network.n_excitatory=2",
+                                                 f"simulation.threads={threads}"])
+        with caplog.at_level("WARNING", logger="spiking_mnist.hardware.nest"):
+            open_backend("nest", p).end()
+        warnings = [r.getMessage() for r in caplog.records if "core" in r.getMessage()]
+        assert len(warnings) == (threads > 1), warnings     # none at 1, then once
+    assert warnings[0].startswith("simulation.threads = 2, but this process has 1 core(s): "
+                                  "NEST's threads spin")
+    assert "set simulation.threads=1 or fewer" in warnings[0]

@@ -100,6 +100,29 @@ def import_pynn_nest():
     return sim, nest
 
 
+def available_cores() -> int:
+    """The cores this process may run on (its CPU affinity; else the machine's count)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+_warned_threads: set[tuple[int, int]] = set()
+
+
+def _warn_if_threads_exceed_cores(threads: int) -> None:
+    """Once per process: NEST's threads spin while they wait for one another, so threads
+    beyond the cores slow every step down (64 threads on 2 cores: ~1 example/s)."""
+    cores = available_cores()
+    if threads > cores and (threads, cores) not in _warned_threads:
+        _warned_threads.add((threads, cores))
+        logging.getLogger(__name__).warning(
+            "simulation.threads = %d, but this process has %d core(s): NEST's threads spin "
+            "while they wait for one another, so threads beyond the cores slow the run down "
+            "severely; set simulation.threads=%d or fewer", threads, cores, cores)
+
+
 def _install_for_weights(nest) -> bool:
     """Install the NEST module only for its weight access (NEST's own cells run); without a
     compiler, weights go through PyNEST, ~300x slower for D&C's input synapses."""
@@ -155,6 +178,7 @@ class NestBackend(Backend):
 
     def __init__(self, simulation, max_delay: float):
         timestep, threads, seed = simulation.timestep, simulation.threads, simulation.seed
+        _warn_if_threads_exceed_cores(threads)
         cell_integration = simulation.cell_integration
         self.sim, self._nest = import_pynn_nest()
         with warnings.catch_warnings():
