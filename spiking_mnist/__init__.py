@@ -89,10 +89,15 @@ def load_mnist(split: str = "train", data_dir: str | PathLike[str] | None = None
 def build_network(sim, params: Parameters, weights: np.ndarray | None = None,
                   delays: np.ndarray | None = None, theta: np.ndarray | None = None,
                   seed: int | None = None) -> DiehlCookNetwork:
-    """Build a frozen Diehl & Cook network with any PyNN module, standard types only.
+    """Build a frozen Diehl & Cook network with a PyNN module, standard types only.
 
-    Call ``sim.setup()`` first. The input weights are static: D&C's random initial ones
-    unless ``weights`` are given (e.g. a trained checkpoint's), in PyNN units.
+    Call ``sim.setup()`` first (on NEST with ``min_delay`` one time step, see
+    :func:`show_digit`). The input weights are static, D&C's random initial ones unless
+    ``weights`` are given (e.g. a trained checkpoint's), and are installed in PyNN units
+    with ``Projection.set``, which ``pyNN.nest`` has and sPyNNaker does not
+    (``NotImplementedError``): on SpiNNaker, the backend :func:`open_backend` gives
+    builds the network from the same description with its weights given at creation
+    (``examples/map_on_spinnaker.py``).
 
     Parameters
     ----------
@@ -135,6 +140,11 @@ def show_digit(sim, network: DiehlCookNetwork, image: np.ndarray, params: Parame
                seed: int = 0) -> list[np.ndarray]:
     """Set the network's inputs to one Poisson showing of ``image`` from the current time.
 
+    The inputs spike on the time grid in ``(now + dt, now + dt + encoding.presentation]``,
+    ``dt`` the time step, as in the project's NEST backend. PyNN's NEST ``SpikeSourceArray``
+    relays its spikes through a parrot neuron ``min_delay`` later and refuses a spike at or
+    before ``now + min_delay``: on NEST, call ``sim.setup`` with ``min_delay`` = ``dt``.
+
     Parameters
     ----------
     sim : module
@@ -151,13 +161,15 @@ def show_digit(sim, network: DiehlCookNetwork, image: np.ndarray, params: Parame
     Returns
     -------
     list of ndarray
-        Per input, the spike times given (ms); run ``encoding.presentation`` ms after.
+        Per input, the spike times given (ms); run ``encoding.presentation`` ms after
+        (the spikes of its last step fall into the next run).
     """
     from spiking_mnist.inputs import encoding
     enc = params.encoding
-    now, dt = sim.get_current_time(), sim.get_time_step()
+    dt = sim.get_time_step()
+    start = sim.get_current_time() + dt
     rates = encoding.rates_hz(image, enc.rate_per_intensity, enc.initial_intensity)
-    times = [now + t for t in encoding.poisson_spike_times(
+    times = [start + t for t in encoding.poisson_spike_times(
         rates, enc.presentation, dt, np.random.default_rng(seed))]
     network.inputs.set(spike_times=times)
     return times
