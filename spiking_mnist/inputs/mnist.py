@@ -196,7 +196,7 @@ def _shared_dirs() -> list[Path]:
     working directory and from the checkout this file lives in."""
     dirs = [
         Path.cwd().parent / "shared" / "data" / "mnist",
-        Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist",
+        Path(__file__).resolve().parents[3] / "shared" / "data" / "mnist",
     ]
     return list(dict.fromkeys(d.resolve() for d in dirs))
 
