@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from spiking_mnist.rundir import files
+
 FORMAT = 1
 ARRAYS = ("weights", "delays", "theta")
 MODELS = ("diehl_cook",)
@@ -84,14 +86,15 @@ def save(run_dir: Path, ckpt: Checkpoint) -> Path:
         manifest = {"format": FORMAT, "model": ckpt.model, "examples_seen": ckpt.examples_seen,
                     "backend": ckpt.backend, "code_version": code_version(),
                     "parameters": ckpt.parameters, "info": ckpt.info}
-        with open(tmp / "manifest.json", "w") as f:
-            json.dump(manifest, f, indent=1)
-            f.flush()
-            os.fsync(f.fileno())
+        text = json.dumps(manifest, indent=1).encode()
+        files.write_synced(tmp / "manifest.json", lambda f: f.write(text),
+                           f"{final.parent.name}/checkpoint/manifest.json")
         if final.exists():
             shutil.rmtree(old, ignore_errors=True)
             final.rename(old)
+            fault_point(f"{final.parent.name}/checkpoint: the previous one moved aside")
         tmp.rename(final)
+        fault_point(f"{final.parent.name}/checkpoint: renamed into place")
         _fsync_directory(final.parent)
         shutil.rmtree(old, ignore_errors=True)
     except BaseException as err:
@@ -112,29 +115,76 @@ def save(run_dir: Path, ckpt: Checkpoint) -> Path:
 
 def _write_array(path: Path, array: np.ndarray) -> None:
     """``array`` as ``.npy`` at ``path``, on disk when this returns."""
-    with open(path, "wb") as f:
-        np.save(f, array)
-        f.flush()
-        os.fsync(f.fileno())
+    files.write_synced(path, lambda f: np.save(f, array),
+                       f"{path.parent.parent.name}/checkpoint/{path.name}")
 
 
-def _fsync_directory(path: Path) -> None:
-    """Make the renames in ``path`` durable."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+_fsync_directory = files.fsync_directory
+fault_point = files.fault_point
 
 
-def remove_run(run_dir: Path) -> None:
-    """Delete what a run wrote into ``run_dir`` (checkpoint and results), nothing else."""
+def has_checkpoint(run_dir: Path) -> bool:
+    """Whether ``run_dir`` holds a checkpoint :func:`load` reads (perhaps the previous one,
+    if a save died between its two renames)."""
+    path = checkpoint_dir(run_dir)
+    return (path / "manifest.json").is_file() \
+        or (path.with_name("checkpoint.old") / "manifest.json").is_file()
+
+
+def run_kind(run_dir: Path) -> str | None:
+    """``"training run"`` or ``"patch-hierarchy run"``: what ``run_dir`` holds, by the files
+    this project writes there; None for anything else."""
     run_dir = Path(run_dir)
-    for folder in ("checkpoint", "recordings", "analysis"):
+    if (run_dir / "parameters.json").is_file() or (run_dir / "codes").is_dir() \
+            or (run_dir / "layer1").is_dir():   # see rundir/hierarchy.py
+        return "patch-hierarchy run"
+    if has_checkpoint(run_dir):
+        return "training run"
+    return None
+
+
+# what a training run writes into its directory, and nothing else: `--overwrite` removes these
+RUN_FOLDERS = ("checkpoint", "checkpoint.old")
+RUN_FILES = ("metrics*.json", "responses-*.npz", "history.json")
+RECORDINGS = ("chunk-*.nix", "chunk-*.pkl", "chunk-*.tmp")   # in recordings/<phase>/
+ANALYSIS = ("*.png", "metrics.json")                         # in analysis/
+
+
+def foreign_entries(run_dir: Path) -> list[str]:
+    """The entries of ``run_dir`` a training run did not write (``name/`` for folders)."""
+    from spiking_mnist.rundir.lock import LOCK_FILE
+    ours = {*RUN_FOLDERS, "recordings", "analysis", LOCK_FILE} \
+        | {p.name for p in files.leftovers(run_dir)} \
+        | {p.name for pattern in RUN_FILES for p in Path(run_dir).glob(pattern)}
+    return sorted(p.name + ("/" if p.is_dir() else "") for p in Path(run_dir).iterdir()
+                  if p.name not in ours)
+
+
+def remove_run(run_dir: Path) -> list[str]:
+    """Delete what a training run wrote into ``run_dir`` (checkpoint, results, recordings,
+    figures), nothing else; the entries left (``name/`` for folders)."""
+    run_dir = Path(run_dir)
+    for folder in RUN_FOLDERS:
         shutil.rmtree(run_dir / folder, ignore_errors=True)
-    for pattern in ("metrics*.json", "responses-*.npz", "history.json"):
+    for path in files.leftovers(run_dir):
+        if path.is_dir():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
+    for pattern in RUN_FILES:
         for path in run_dir.glob(pattern):
             path.unlink()
+    recordings = run_dir / "recordings"
+    phases = [p for p in recordings.iterdir() if p.is_dir()] if recordings.is_dir() else []
+    for directory, patterns in [(phase, RECORDINGS) for phase in phases] \
+            + [(recordings, ()), (run_dir / "analysis", ANALYSIS)]:
+        for path in [p for pattern in patterns for p in directory.glob(pattern)]:
+            path.unlink()
+        if directory.is_dir() and not any(directory.iterdir()):
+            directory.rmdir()
+    from spiking_mnist.rundir.lock import LOCK_FILE
+    return sorted(p.name + ("/" if p.is_dir() else "") for p in run_dir.iterdir()
+                  if p.name != LOCK_FILE)
 
 
 def load(run_dir: Path) -> Checkpoint:

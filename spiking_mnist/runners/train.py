@@ -164,7 +164,8 @@ class StopOnInterrupt:
     current example and writes a checkpoint (``unit`` names what the caller finishes first);
     a second one interrupts at once (:class:`Interrupted`). The signals are Ctrl-C (SIGINT;
     also heard in a background job, which starts with SIGINT ignored), SIGTERM (``kill``,
-    Slurm, systemd, ``docker stop``) and SIGHUP (the terminal closed)."""
+    Slurm, systemd, ``docker stop``) and SIGHUP (the terminal closed; not under ``nohup``,
+    which ignores it)."""
 
     def __init__(self, unit: str = "example"):
         self.requested = False
@@ -182,7 +183,9 @@ class StopOnInterrupt:
 
     def __enter__(self):
         if threading.current_thread() is threading.main_thread():
-            self._previous = {s: signal.signal(s, self._handle) for s in STOP_SIGNALS}
+            # SIGTERM and SIGHUP stay ignored if they are (`nohup` ignores SIGHUP)
+            self._previous = {s: signal.signal(s, self._handle) for s in STOP_SIGNALS
+                              if s == signal.SIGINT or signal.getsignal(s) != signal.SIG_IGN}
         return self
 
     def __exit__(self, *exc):
