@@ -211,7 +211,9 @@ def train(run_dir: str | PathLike[str], params: Parameters | None = None,
     Raises
     ------
     CheckpointError
-        If ``run_dir`` already holds a run and ``overwrite`` is false.
+        If ``run_dir`` already holds a run and ``overwrite`` is false, if ``overwrite``
+        meets a directory holding other files than a run, or if another process writes
+        into ``run_dir`` (one writer per run: the message names it).
     ConfigError, DatasetError, BackendError
         For bad parameters, data or backends, saying what to do.
     """
@@ -244,7 +246,8 @@ def resume(run_dir: str | PathLike[str], examples: int | None = None, backend: s
     Raises
     ------
     CheckpointError
-        If ``run_dir`` holds no checkpoint or has seen ``examples`` already.
+        If ``run_dir`` holds no checkpoint or has seen ``examples`` already, or if another
+        process writes into it.
     """
     from spiking_mnist.runners import train as training
     return training.resume(Path(run_dir), backend, data_dir, progress, examples)
@@ -325,11 +328,10 @@ def run_hierarchy(run_dir: str | PathLike[str], params: Parameters | None = None
     dict
         The ``metrics.json`` contents: label vote and linear readouts per split.
     """
-    from spiking_mnist.rundir.hierarchy import PARAMETERS, parameters_of
+    from spiking_mnist.rundir.hierarchy import parameters_of, parameters_saved
     from spiking_mnist.runners import hierarchy
     run_dir = Path(run_dir)
-    if (run_dir / PARAMETERS).exists():
-        params = parameters_of(run_dir, params)
-    elif params is None:
-        params = load_parameters("patches")
+    if params is None:   # given ones are checked against the saved ones under the run's lock
+        params = parameters_of(run_dir) if parameters_saved(run_dir) \
+            else load_parameters("patches")
     return hierarchy.run(run_dir, params, backend, data_dir, progress, budget)

@@ -4,7 +4,6 @@ Figures whose inputs are missing are skipped with the command that would produce
 """
 from __future__ import annotations
 
-import json
 import logging
 import math
 from dataclasses import dataclass, field
@@ -18,6 +17,7 @@ from spiking_mnist.analysis.recordings import Chunk, FiringRates
 from spiking_mnist.analysis.run_files import PHASES, RunFiles
 from spiking_mnist.models.parameters import ConfigError
 from spiking_mnist.models.readout import metrics_of
+from spiking_mnist.rundir import checkpoint, files
 
 log = logging.getLogger("spiking_mnist.analyse")
 
@@ -54,6 +54,8 @@ def analyse(run_dir: str | Path, out_dir: str | Path | None = None, example: int
         raise ConfigError(f"--example {example}: give the index of a recorded example (>= 0)")
     if neurons is not None and not all(0 <= k < n for k in neurons):
         raise ConfigError(f"--neurons {neurons}: this network has excitatory neurons 0-{n - 1}")
+    if out_dir is not None:
+        check_out_dir(run.dir, out_dir)
     out = Path(out_dir) if out_dir is not None else run.dir / "analysis"
     out.mkdir(parents=True, exist_ok=True)
 
@@ -117,8 +119,23 @@ def analyse(run_dir: str | Path, out_dir: str | Path | None = None, example: int
         "neurons_per_label": per_label, "unlabelled_neurons": unlabelled,
         "drawn_example": drawn_example,
         "figures": drawn, "skipped": skipped}
-    (out / "metrics.json").write_text(json.dumps(summary, indent=1))
+    files.write_json(out / "metrics.json", summary)
     return summary
+
+
+def check_out_dir(run_dir: str | Path, out_dir: str | Path) -> None:
+    """CheckpointError if ``out_dir`` holds a run (this one or another): the figures and
+    ``metrics.json`` written there would replace that run's own."""
+    kind = checkpoint.run_kind(Path(out_dir))
+    if kind is None:
+        return
+    same = Path(out_dir).resolve() == Path(run_dir).resolve()
+    raise checkpoint.CheckpointError(
+        f"--out {out_dir} " + ("is the run directory itself" if same else
+                               f"holds a {kind} of its own")
+        + "; analyse writes metrics.json and figures into --out and would replace "
+        + ("the metrics.json evaluate wrote" if same else "that run's metrics.json")
+        + f": give a new directory or one for figures (default: {Path(run_dir) / 'analysis'})")
 
 
 def square_shape(pixels: int) -> tuple[int, int]:

@@ -7,6 +7,9 @@ count of each layer that is a full-scale input above.
 from __future__ import annotations
 
 import json
+import logging
+import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +17,9 @@ import numpy as np
 from spiking_mnist.inputs import mnist
 from spiking_mnist.models import patches
 from spiking_mnist.models.parameters import ConfigError, load_defaults
-from spiking_mnist.rundir import checkpoint
+from spiking_mnist.rundir import checkpoint, files
+
+log = logging.getLogger("spiking_mnist.hierarchy")
 
 SPLITS = {"train": "label", "validation": "validation", "test": "test"}   # split -> stream
 PARAMETERS = "parameters.json"
@@ -29,9 +34,12 @@ def parameters_of(run_dir: Path, params=None):
             raise checkpoint.CheckpointError(f"{run_dir} holds no patch-hierarchy run; "
                                              "start one with `spiking-mnist patches RUN_DIR`")
         Path(run_dir).mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(params.values(), indent=1))
+        files.write_json(path, params.values())
         return params
-    stored = json.loads(path.read_text())
+    try:
+        stored = files.read_json(path)
+    except ValueError as err:
+        return _redo_parameters(Path(run_dir), params, err)
     defaults = load_defaults(patches.MODEL)
     missing = [f"{s}.{k}" for s, entries in defaults.values().items() for k in entries
                if k not in stored.get(s, {}) and s != "readout"]   # readouts take defaults
@@ -52,8 +60,44 @@ def parameters_of(run_dir: Path, params=None):
                           "new run directory for others)")
     values = saved.values()
     values["readout"] = params.values()["readout"]
-    path.write_text(json.dumps(values, indent=1))
+    if values != stored:
+        files.write_json(path, values)
     return saved.with_values(values, "--set")
+
+
+def parameters_saved(run_dir: Path) -> bool:
+    """Whether ``run_dir`` holds a whole ``parameters.json`` (not one that a write of an
+    older version cut short: :func:`parameters_of` writes that anew)."""
+    try:
+        files.read_json(Path(run_dir) / PARAMETERS)
+    except (OSError, ValueError):
+        return False
+    return True
+
+
+def _redo_parameters(run_dir: Path, params, err: ValueError):
+    """Write ``parameters.json`` anew from ``params``, in place of a damaged one, if the
+    layers already learnt were learnt with them."""
+    how = ("run `spiking-mnist patches RUN_DIR` with the --config and --set values the run "
+           "was started with: it writes the file anew")
+    if params is None:
+        raise checkpoint.CheckpointError(f"{err}: a write cut short by an older version; {how}")
+    for layer in patches.LAYERS:
+        layer_dir = run_dir / f"layer{layer}"
+        if not checkpoint.has_checkpoint(layer_dir):
+            continue
+        learnt = checkpoint.load(layer_dir).parameters
+        given = json.loads(json.dumps(patches.layer_parameters(params, layer).values()))
+        for values in (learnt, given):
+            values["training"].pop("examples", None)
+        if learnt != given:
+            raise checkpoint.CheckpointError(
+                f"{err}, and layer {layer} was learnt with other values than those given; "
+                f"{how}")
+    log.warning("%s (a write cut short by an older version): written anew from the values "
+                "given", err)
+    files.write_json(run_dir / PARAMETERS, params.values())
+    return params
 
 
 def images_of(params, split: str, data_dir=None) -> mnist.Split:
@@ -78,10 +122,10 @@ def code_files(run_dir: Path, layer: int, split: str) -> list[Path]:
 def load_codes(run_dir: Path, layer: int, split: str) -> tuple[np.ndarray, np.ndarray]:
     """Spike counts (images, copies x k) of ``layer`` for the coded images of ``split``,
     and their labels."""
-    files = code_files(run_dir, layer, split)
-    if not files:
+    found = code_files(run_dir, layer, split)
+    if not found:
         return np.zeros((0, 0), dtype=np.int64), np.zeros(0, dtype=np.int64)
-    parts = [np.load(f) for f in files]
+    parts = [np.load(f) for f in found]
     return (np.concatenate([p["counts"] for p in parts]),
             np.concatenate([p["labels"] for p in parts]))
 
@@ -92,9 +136,26 @@ def scale(run_dir: Path, params, layer: int) -> float:
     in ``codes/scales.json``, so images coded later (a larger ``readout.*_examples``) are
     scaled alike."""
     path = Path(run_dir) / "codes" / "scales.json"
-    known = json.loads(path.read_text()) if path.exists() else {}
+    try:
+        known = files.read_json(path) if path.exists() else {}
+    except ValueError as err:
+        log.warning("%s (a write cut short by an older version): the scales are taken "
+                    "anew from the codes", err)
+        known = {}
     if str(layer) not in known:
         counts, _ = load_codes(run_dir, layer, "train")
         known[str(layer)] = patches.code_scale(counts, params.code.full_scale_quantile)
-        path.write_text(json.dumps(known))
+        files.write_json(path, known, indent=None)
     return known[str(layer)]
+
+
+def read_part(path: Path) -> dict[str, np.ndarray] | None:
+    """The arrays of a coded part, or None if ``path`` is damaged (a write cut short by an
+    older version; the caller codes the part again)."""
+    try:
+        with np.load(path) as part:
+            return {name: part[name] for name in part.files}
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error) as err:
+        log.warning("%s is damaged (%s: %s), a write cut short by an older version: "
+                    "coded again", path, type(err).__name__, err)
+        return None

@@ -1,13 +1,18 @@
 """The ``spiking-mnist`` command: train, evaluate, patches, analyse, params.
 
-Exit codes: 0 success, 2 bad input (data, configuration, run directory, a full disk), 3 backend
-unavailable, 130 interrupted.
+Exit codes: 0 success, 2 bad input (data, configuration, run directory, a full disk, a run
+another process writes into), 3 backend unavailable; stopped by a signal, 128 + its number:
+130 Ctrl-C (SIGINT), 143 SIGTERM, 129 SIGHUP (training and ``patches`` finish the current
+example, write a checkpoint and exit; a second signal stops at once); ``patches --budget``
+spent, 130.
 """
 from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
+import threading
 from pathlib import Path
 
 from spiking_mnist.hardware import BACKENDS, BackendError, configure_machine
@@ -15,11 +20,18 @@ from spiking_mnist.hardware.spinnaker_config import check_board, check_spalloc
 from spiking_mnist.inputs.mnist import DatasetError
 from spiking_mnist.models.parameters import ConfigError, load_parameters
 from spiking_mnist.rundir.checkpoint import CheckpointError
-from spiking_mnist.runners.train import TrainingInterrupted
+from spiking_mnist.runners.train import STOP_SIGNALS, Interrupted, TrainingInterrupted
 
 EXIT_BAD_INPUT = 2
 EXIT_BACKEND = 3
-EXIT_INTERRUPTED = 130
+EXIT_INTERRUPTED = 130      # 128 + SIGINT
+EXIT_TERMINATED = 143       # 128 + SIGTERM
+EXIT_HANGUP = 129           # 128 + SIGHUP
+
+
+def exit_code(signum: int | None) -> int:
+    """The exit code of a command stopped by signal ``signum`` (130 if None)."""
+    return EXIT_INTERRUPTED if signum is None else 128 + int(signum)
 
 
 def _checked(check):
@@ -225,12 +237,12 @@ def per_class_table(metrics: dict) -> str:
 
 def _patches(args) -> int:
     from spiking_mnist.models.patches import MODEL
-    from spiking_mnist.rundir.hierarchy import PARAMETERS, parameters_of
+    from spiking_mnist.rundir.hierarchy import parameters_of, parameters_saved
     from spiking_mnist.runners import hierarchy
     _prepare_machine(args)
     if args.backend != "nest":
         raise ConfigError("the patch hierarchy learns and codes on NEST only (--backend nest)")
-    started = (Path(args.run_dir) / PARAMETERS).exists()
+    started = parameters_saved(args.run_dir)
     params = load_parameters(MODEL, args.config, args.set,
                              base=parameters_of(args.run_dir) if started else None)
     try:
@@ -239,7 +251,7 @@ def _patches(args) -> int:
     except hierarchy.Stopped as err:
         print(f"spiking-mnist: stopped: {err}; continue with `spiking-mnist patches "
               f"{args.run_dir}`", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        return exit_code(err.signum)
     for split, n in m["examples"].items():
         if split != "train":
             print(f"{split} ({n} images): label vote {100 * m['vote'][split]['accuracy']:.2f} %"
@@ -251,7 +263,9 @@ def _patches(args) -> int:
 
 def _analyse(args) -> int:
     from spiking_mnist.analysis import patches
-    from spiking_mnist.analysis.report import analyse
+    from spiking_mnist.analysis.report import analyse, check_out_dir
+    if args.out is not None:
+        check_out_dir(args.run_dir, args.out)
     if patches.is_hierarchy(args.run_dir):
         summary = patches.analyse(args.run_dir, args.out, args.example)
         print(f"figures in {summary['out_dir']}: " + ", ".join(summary["figures"].values()))
@@ -271,10 +285,27 @@ def _analyse(args) -> int:
     return 0
 
 
+def _stop_at_once(signum, frame):
+    raise Interrupted(signum)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING if args.command == "params" or args.quiet
                         else logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    # SIGTERM and SIGHUP stop any command as Ctrl-C does: files and locks are left in order
+    # (training loops listen to them themselves, see train.StopOnInterrupt)
+    previous = {s: signal.signal(s, _stop_at_once) for s in STOP_SIGNALS
+                if s != signal.SIGINT and signal.getsignal(s) == signal.SIG_DFL
+                and threading.current_thread() is threading.main_thread()}
+    try:
+        return _command(args)
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
+def _command(args) -> int:
     try:
         if args.command == "train":
             return _train(args)
@@ -294,10 +325,11 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_BACKEND
     except TrainingInterrupted as err:
         print(f"spiking-mnist: interrupted: {err}", file=sys.stderr)
-        return EXIT_INTERRUPTED
-    except KeyboardInterrupt:
-        print("spiking-mnist: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        return exit_code(err.signum)
+    except KeyboardInterrupt as err:
+        signum = getattr(err, "signum", signal.SIGINT)
+        print(f"spiking-mnist: interrupted ({signal.Signals(signum).name})", file=sys.stderr)
+        return exit_code(signum)
 
 
 if __name__ == "__main__":

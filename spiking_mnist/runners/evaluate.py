@@ -2,7 +2,6 @@
 on training examples, digits predicted by the most active label group."""
 from __future__ import annotations
 
-import json
 import logging
 import time
 from pathlib import Path
@@ -15,7 +14,7 @@ from spiking_mnist.inputs import mnist
 from spiking_mnist.models import diehl_cook
 from spiking_mnist.models.parameters import ConfigError, load_defaults
 from spiking_mnist.models.readout import metrics_of
-from spiking_mnist.rundir import checkpoint
+from spiking_mnist.rundir import checkpoint, files, lock
 from spiking_mnist.runners.presentation import Presenter
 from spiking_mnist.runners.recording import Recorder, RecordingPlan, block_annotations
 from spiking_mnist.runners.session import open_network
@@ -91,6 +90,17 @@ def evaluate(run_dir: Path, split: str = "test", examples: int | None = None,
     with ``recording``, Neo recordings of both phases into ``run_dir/recordings``.
     ``overrides`` (``evaluation.name=value``) change how the trained network is tested."""
     run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        checkpoint.load(run_dir)   # says it holds no checkpoint
+    with lock.writer(run_dir, create=False):
+        return _evaluate(run_dir, split, examples, label_examples, backend_name, data_dir,
+                         progress, recording, overrides)
+
+
+def _evaluate(run_dir: Path, split: str, examples: int | None, label_examples: int | None,
+              backend_name: str, data_dir, progress: bool, recording: RecordingPlan | None,
+              overrides: Sequence[str]) -> dict:
+    """:func:`evaluate`, holding the run directory's lock."""
     ckpt = checkpoint.load(run_dir)
     params = load_defaults(ckpt.model).with_values(ckpt.parameters, "checkpoint")
     params = params.with_overrides(evaluation_overrides(overrides))
@@ -154,9 +164,8 @@ def evaluate(run_dir: Path, split: str = "test", examples: int | None = None,
                "test_examples_per_second": len(target) / max(end - mid, 1e-9),
                "test_input_spikes": input_spikes}
     name = "metrics.json" if split == "test" else f"metrics-{split}.json"
-    (run_dir / name).write_text(json.dumps(metrics, indent=1))
-    np.savez_compressed(run_dir / f"responses-{split}.npz", responses=test_responses,
-                        labels=target.labels, predictions=predictions,
-                        assignments=assignments)
+    files.write_npz(run_dir / f"responses-{split}.npz", responses=test_responses,
+                    labels=target.labels, predictions=predictions, assignments=assignments)
+    files.write_json(run_dir / name, metrics)
     log.info("%s accuracy %.4f on %d examples", split, metrics["accuracy"], len(target))
     return metrics

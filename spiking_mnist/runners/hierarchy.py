@@ -16,8 +16,8 @@ Training images are coded on stream "label", so their spikes differ from the lea
 """
 from __future__ import annotations
 
-import json
 import logging
+import signal
 import time
 from pathlib import Path
 
@@ -26,9 +26,9 @@ import numpy as np
 from spiking_mnist.inputs import mnist
 from spiking_mnist.models import patches, readout
 from spiking_mnist.models.parameters import ConfigError
-from spiking_mnist.rundir import checkpoint
+from spiking_mnist.rundir import checkpoint, files, lock
 from spiking_mnist.rundir.hierarchy import (SPLITS, code_files, images_of, load_codes,
-                                          parameters_of, scale)
+                                          parameters_of, read_part, scale)
 from spiking_mnist.runners.evaluate import responses
 from spiking_mnist.runners.session import open_network
 from spiking_mnist.runners.train import StopOnInterrupt, TrainingInterrupted, resume, train
@@ -37,8 +37,19 @@ log = logging.getLogger("spiking_mnist.hierarchy")
 
 
 class Stopped(Exception):
-    """The run stopped at a checkpoint or part, its time budget spent or on Ctrl-C (SIGINT);
-    ``str()`` says how far it got."""
+    """The run stopped at a checkpoint or part, its time budget spent or on a stop signal
+    (Ctrl-C, SIGTERM, SIGHUP: ``signum``; None for the budget); ``str()`` says how far it
+    got."""
+
+    def __init__(self, message: str, signum: int | None = None):
+        super().__init__(message)
+        self.signum = signum
+
+
+def _stopped(message: str, stop: StopOnInterrupt) -> Stopped:
+    if stop.requested:
+        return Stopped(f"{message} ({signal.Signals(stop.signum).name})", stop.signum)
+    return Stopped(f"{message} (its time budget spent)")
 
 
 def layer1_data(params, data_dir=None) -> mnist.Split:
@@ -90,16 +101,23 @@ def learn(run_dir: Path, params, layer: int, backend_name: str, data_dir, progre
     """Train ``layer``'s D&C network up to its ``examples``, a checkpoint at a time."""
     lp = patches.layer_parameters(params, layer)
     layer_dir = Path(run_dir) / f"layer{layer}"
-    total, every = lp.training.examples, lp.training.checkpoint_every
     data = learning_data(run_dir, params, layer, data_dir)
     if len(data) == 0:
         raise ConfigError(f"layer {layer} has nothing to learn from: the layer below never "
                           "fired; raise its column_sum or rate_per_intensity")
+    with lock.writer(layer_dir):   # held between checkpoints too; clears what a kill left
+        _learn(layer, layer_dir, lp, data, backend_name, data_dir, progress, deadline, stop)
+
+
+def _learn(layer: int, layer_dir: Path, lp, data: mnist.Split, backend_name: str, data_dir,
+           progress: bool, deadline: float, stop: StopOnInterrupt) -> None:
+    """:func:`learn`, holding the layer directory's lock."""
+    total, every = lp.training.examples, lp.training.checkpoint_every
     seen = checkpoint.load(layer_dir).examples_seen \
-        if checkpoint.checkpoint_dir(layer_dir).exists() else None
+        if checkpoint.has_checkpoint(layer_dir) else None
     while seen is None or seen < total:
         if time.monotonic() > deadline or stop.requested:
-            raise Stopped(f"layer {layer} trained on {seen or 0} of {total} examples")
+            raise _stopped(f"layer {layer} trained on {seen or 0} of {total} examples", stop)
         target = min(total, (seen or 0) + every)
         try:
             if seen is None:
@@ -107,9 +125,10 @@ def learn(run_dir: Path, params, layer: int, backend_name: str, data_dir, progre
                 ckpt = train(layer_dir, first, backend_name, data_dir, progress, data=data)
             else:
                 ckpt = resume(layer_dir, backend_name, data_dir, progress, target, data=data)
-        except TrainingInterrupted:
+        except TrainingInterrupted as err:
             seen = checkpoint.load(layer_dir).examples_seen
-            raise Stopped(f"layer {layer} trained on {seen} of {total} examples") from None
+            raise Stopped(f"layer {layer} trained on {seen} of {total} examples "
+                          f"({signal.Signals(err.signum).name})", err.signum) from None
         seen = ckpt.examples_seen
         log.info("layer %d: %d of %d examples, %.0f s", layer, seen, total,
                  ckpt.info["train_seconds"])
@@ -130,10 +149,13 @@ def code(run_dir: Path, params, layer: int, split: str, backend_name: str, data_
     for start in range(0, len(images), part):
         path = out / f"layer{layer}-{split}-{start // part:04d}.npz"
         rows = slice(start, min(start + part, len(images)))
-        if path.exists() and len(np.load(path)["labels"]) == rows.stop - rows.start:
-            continue
+        if path.exists():
+            coded = read_part(path)
+            if coded is not None and len(coded["labels"]) == rows.stop - rows.start:
+                continue
         if time.monotonic() > deadline or stop.requested:
-            raise Stopped(f"layer {layer} coded {start} of {len(images)} {split} images")
+            raise _stopped(f"layer {layer} coded {start} of {len(images)} {split} images",
+                           stop)
         inputs = coding_inputs(run_dir, params, layer, split, images, rows)
         began = time.perf_counter()
 
@@ -148,16 +170,24 @@ def code(run_dir: Path, params, layer: int, split: str, backend_name: str, data_
         counts, input_spikes = responses(coding_network,
                                          mnist.Split(inputs, images.labels[rows]),
                                          SPLITS[split], lp, progress, first=start)
-        np.savez_compressed(path, counts=counts, labels=images.labels[rows],
-                            seconds=time.perf_counter() - began, input_spikes=input_spikes)
+        files.write_npz(path, counts=counts, labels=images.labels[rows],
+                        seconds=time.perf_counter() - began, input_spikes=input_spikes)
 
 
 def run(run_dir: Path, params=None, backend_name: str = "nest", data_dir=None,
         progress: bool = True, budget: float | None = None) -> dict:
     """Do every step still missing in ``run_dir`` (see the module), within ``budget``
     seconds if given; returns the metrics of the readouts. Past the budget, or after a
-    Ctrl-C, it stops at the next checkpoint or part with :class:`Stopped`."""
+    stop signal, it stops at the next checkpoint or part with :class:`Stopped`. Holds the
+    run directory's lock (:mod:`~spiking_mnist.rundir.lock`)."""
     run_dir = Path(run_dir)
+    with lock.writer(run_dir):
+        return _run(run_dir, params, backend_name, data_dir, progress, budget)
+
+
+def _run(run_dir: Path, params, backend_name: str, data_dir, progress: bool,
+         budget: float | None) -> dict:
+    """:func:`run`, holding the run directory's lock."""
     params = parameters_of(run_dir, params)
     patches.grids(params)
     deadline = time.monotonic() + (float("inf") if budget is None else budget)
@@ -171,7 +201,7 @@ def run(run_dir: Path, params=None, backend_name: str = "nest", data_dir=None,
     metrics = readout.score(run_dir, params, splits, load_codes)
     metrics["synapses"] = patches.synapse_counts(params)
     metrics["seconds"] = timings(run_dir)
-    (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=1))
+    files.write_json(run_dir / "metrics.json", metrics)
     return metrics
 
 
