@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from spiking_mnist.models.parameters import ConfigError
+from spiking_mnist.rundir import files
 
 POPULATIONS = ("input", "excitatory", "inhibitory")
 VARIABLES = ("spikes", "v", "gsyn_exc", "gsyn_inh", "theta")
@@ -328,7 +329,7 @@ def _hdf5_library():
 
 
 def _write(block, path: Path, fmt: str) -> None:
-    """``block`` into ``path`` (replaced if it exists), via a temporary file."""
+    """``block`` into ``path`` (replaced if it exists), via a temporary file flushed to disk."""
     import neo
 
     tmp = path.with_name(path.name + ".tmp")
@@ -341,4 +342,6 @@ def _write(block, path: Path, fmt: str) -> None:
             io.close()
     else:
         neo.PickleIO(str(tmp)).write_block(block)
+    files.fsync_directory(tmp)          # on disk before it is renamed into place
     tmp.replace(path)
+    files.fsync_directory(path.parent)
