@@ -8,6 +8,7 @@ import hashlib
 import http.server
 import math
 import os
+import re
 import struct
 import threading
 from collections.abc import Iterator
@@ -102,6 +103,28 @@ def test_real_test_set_verified(shared_mnist: Path) -> None:
     test = mnist.load("test", shared_mnist, verify=True)
     assert test.images.shape == (10000, 28, 28)
     assert np.bincount(test.labels, minlength=10).tolist() == TEST_COUNTS
+
+
+@pytest.mark.parametrize("name", sorted(mnist.SHA256))
+def test_real_files_have_the_sha256_of_the_package_table(shared_mnist: Path, name: str) -> None:
+    """The digests that downloads are checked against, unpatched, against the real files,
+    hashed here without the package's code (uncompressed content)."""
+    content = gzip.decompress((shared_mnist / f"{name}.gz").read_bytes())
+    assert hashlib.sha256(content).hexdigest() == mnist.SHA256[name]
+
+
+def test_real_training_set_verified(shared_mnist: Path) -> None:
+    train = mnist.load("train", shared_mnist, verify=True)   # the package's own check
+    assert len(train) == 60000
+
+
+def test_shared_readme_states_the_package_digests(shared_mnist: Path) -> None:
+    readme = shared_mnist / "README.md"
+    if not readme.is_file():
+        pytest.skip(f"{readme} is absent")
+    stated = dict(re.findall(r"\|\s*([\w-]+)\.gz\s*\|[^|\n]*\|\s*([0-9a-f]{64})\s*\|",
+                             readme.read_text()))
+    assert stated == mnist.SHA256
 
 
 def test_real_labels_read_directly(shared_mnist: Path) -> None:
