@@ -168,6 +168,43 @@ def _first_checkpoint_intact(tmp: Path) -> None:
     assert sorted(p.name for p in (tmp / "run").iterdir()) == ["checkpoint", "history.json"]
 
 
+@contextlib.contextmanager
+def _another_writer(run_dir: Path):
+    """``run_dir`` locked by another training (here: this process on a file of its own,
+    which flock tells apart), which the lock file names."""
+    import fcntl
+    import socket
+    from spiking_mnist.rundir.lock import LOCK_FILE
+    fd = os.open(run_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        os.write(fd, f"pid: 4242\ncommand: spiking-mnist train --resume {run_dir} --examples "
+                     f"3000\nstarted: 2026-12-06 14:02:11 +0000\nhost: {socket.gethostname()}\n"
+                 .encode())
+        yield
+    finally:
+        os.close(fd)
+
+
+def _a_thesis(tmp: Path) -> None:
+    (tmp / "thesis" / "figures").mkdir(parents=True)
+    (tmp / "thesis" / "thesis.tex").write_text("\\documentclass{book}")
+
+
+def _thesis_untouched(tmp: Path) -> None:
+    assert sorted(p.name for p in (tmp / "thesis").iterdir()) == ["figures", "thesis.tex"]
+
+
+def _two_runs(tmp: Path) -> None:
+    write_run(tmp / "run")
+    write_run(tmp / "other")
+    (tmp / "other" / "metrics.json").write_text('{"accuracy": 0.9}')
+
+
+def _other_metrics_kept(tmp: Path) -> None:
+    assert (tmp / "other" / "metrics.json").read_text() == '{"accuracy": 0.9}'
+
+
 def _hierarchy_run_older_than_input_total(tmp: Path) -> None:
     """A patch-hierarchy run directory saved before ``layer3.input_total`` existed."""
     values = load_defaults("patches").values()
@@ -301,6 +338,19 @@ CASES = [
     Case("the disk fills up while a checkpoint is written",
          f"train --run-dir TMP/run {TINY_TRAINING}", 2, "No space left on device",
          patches=_disk_full_on_second_checkpoint, after=_first_checkpoint_intact),
+    Case("a second writer: `--resume` of a run another process is training",
+         "train --resume TMP/run --examples 6000", 2, "is in use: process 4242",
+         prepare=lambda tmp: write_run(tmp / "run"),
+         patches=lambda tmp: [_another_writer(tmp / "run")]),
+    Case("`--overwrite` pointed at a directory that holds no run",
+         "train --run-dir TMP/thesis --overwrite", 2, "holds no run of spiking-mnist",
+         prepare=_a_thesis, after=_thesis_untouched),
+    Case("`--overwrite` pointed at a patch-hierarchy run",
+         "train --run-dir TMP/p --overwrite", 2, "train --overwrite replaces only a training run",
+         prepare=_hierarchy_run_older_than_input_total),
+    Case("`analyse --out` pointed at another run (it would replace that run's metrics.json)",
+         "analyse TMP/run --out TMP/other", 2, "holds a training run of its own",
+         prepare=_two_runs, after=_other_metrics_kept),
 ]
 
 
