@@ -17,20 +17,23 @@ DT = 0.5  # ms
 # D&C's excitatory neuron at 1 nS per unit (C_m = tau_m * g_L), threshold as after training
 EXCITATORY = dict(C_m=100.0, g_L=1.0, E_L=-65.0, V_reset=-65.0, V_th=-52.0, t_ref=5.0,
                   E_ex=0.0, E_in=-100.0, tau_syn_ex=1.0, tau_syn_in=2.0, V_m=-65.0)
+# D&C's inhibitory neuron, likewise (benchmarks/nest_costs.py)
+INHIBITORY = dict(C_m=10.0, g_L=1.0, E_L=-60.0, V_reset=-45.0, V_th=-40.0, t_ref=2.0,
+                  E_ex=0.0, E_in=-85.0, tau_syn_ex=1.0, tau_syn_in=2.0, V_m=-60.0)
 
 
 def _nest():
     return import_pynn_nest()[1]
 
 
-def drive_cells(model, cells=30, seed=3, duration=350.0, params=None):
+def drive_cells(model, cells=30, seed=3, duration=350.0, params=None, dt=DT):
     """Spike times of ``cells`` neurons of ``model``, each driven by its own fixed input: 784
     Poisson spike trains at the rates of a random sparse image (D&C's 0-63.75 Hz, doubled),
-    through random weights summing to 78 nS, and 5 strong inhibitory pulses.
-    Returns (neuron index, spike time ms) and the neurons' final status."""
+    through random weights summing to 78 nS, and 5 strong inhibitory pulses; time step
+    ``dt`` ms. Returns (neuron index, spike time ms) and the neurons' final status."""
     nest = _nest()
     nest.ResetKernel()
-    nest.resolution = DT
+    nest.resolution = dt
     nest_extension.install(nest)
     rng = np.random.default_rng(seed)
     neurons = nest.Create(model, cells, params=params or EXCITATORY)
@@ -39,12 +42,12 @@ def drive_cells(model, cells=30, seed=3, duration=350.0, params=None):
         weights = rng.random(784)
         weights *= 78.0 / weights.sum()
         trains = [np.unique(np.round(rng.uniform(1, duration, rng.poisson(r * duration / 1e3))
-                                     / DT) * DT) for r in rates]
+                                     / dt) * dt) for r in rates]
         inputs = nest.Create("spike_generator", 784,
                              params=[{"spike_times": t.tolist()} for t in trains])
         nest.Connect(inputs, neurons[j], "all_to_all", {"weight": weights[None, :]})
         inhibition = nest.Create("spike_generator", params={
-            "spike_times": np.unique(np.round(rng.uniform(1, duration, 5) / DT) * DT)})
+            "spike_times": np.unique(np.round(rng.uniform(1, duration, 5) / dt) * dt)})
         nest.Connect(inhibition, neurons[j], syn_spec={"weight": -17.0})
     recorder = nest.Create("spike_recorder")
     nest.Connect(neurons, recorder)
@@ -65,6 +68,50 @@ def test_fixed_step_cell_spikes_like_iaf_cond_exp_on_a_fixed_input():
     # 95 % of the spikes at the same time step
     same = sum(np.isin(time[cell == j], ref_time[ref_cell == j]).sum() for j in range(30))
     assert same >= 0.95 * ref_time.size
+
+
+def test_fixed_step_cell_spikes_like_iaf_cond_exp_at_a_1_ms_step():
+    """The step of the patch hierarchy and of the SpiNNaker variant: the fixed step is
+    coarser there, so the agreement is looser than at 0.5 ms (measured: 211 against 212
+    spikes, the same count in 29 of 30 cells, 91 % on the same step)."""
+    (ref_cell, ref_time), _ = drive_cells("iaf_cond_exp", dt=1.0)
+    (cell, time), _ = drive_cells("iaf_cond_exp_fixed_step", dt=1.0)
+    assert ref_time.size > 100
+    ref_counts = np.bincount(ref_cell, minlength=30)
+    counts = np.bincount(cell, minlength=30)
+    assert np.abs(counts - ref_counts).max() <= 1
+    assert (counts == ref_counts).sum() >= 27
+    assert abs(counts.sum() - ref_counts.sum()) <= 0.02 * ref_counts.sum()
+    same = sum(np.isin(time[cell == j], ref_time[ref_cell == j]).sum() for j in range(30))
+    assert same >= 0.85 * ref_time.size
+
+
+def inhibitory_spikes(model, dt, inputs=200, seed=0):
+    """Spike times of D&C's inhibitory cell of ``model`` given ``inputs`` single excitatory
+    spikes at D&C's weight (10.4 nS) at random times in 2 s, at time step ``dt`` ms."""
+    nest = _nest()
+    nest.ResetKernel()
+    nest.resolution = dt
+    nest_extension.install(nest)
+    cell = nest.Create(model, params=INHIBITORY)
+    times = np.unique(np.round(np.random.default_rng(seed).uniform(1, 2000, inputs) / dt) * dt)
+    drive = nest.Create("spike_generator", params={"spike_times": times})
+    nest.Connect(drive, cell, syn_spec={"weight": 10.4, "delay": dt})
+    recorder = nest.Create("spike_recorder")
+    nest.Connect(cell, recorder)
+    nest.Simulate(2100.0)
+    return recorder.events["times"]
+
+
+@pytest.mark.parametrize("dt", [0.5, 1.0])
+def test_the_inhibitory_cell_spikes_like_iaf_cond_exp(dt):
+    """D&C's inhibitory cell (C_m 10 pF: a 10 ms membrane) fires on the very steps of
+    NEST's cell (measured: the same 182 spikes at 0.5 ms, 174 at 1 ms)."""
+    ref = inhibitory_spikes("iaf_cond_exp", dt)
+    ours = inhibitory_spikes("iaf_cond_exp_fixed_step", dt)
+    assert ref.size > 100
+    assert abs(ours.size - ref.size) <= 1
+    assert np.isin(ours, ref).sum() >= 0.98 * ref.size
 
 
 def test_homeostatic_threshold_rises_by_theta_plus_per_spike_and_decays():
