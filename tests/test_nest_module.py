@@ -312,6 +312,7 @@ def test_theta_in_the_cells_needs_the_fixed_step_conductance_cell(setting):
 
 @pytest.mark.parametrize("synapse_model", [
     "stdp_triplet_synapse", "stdp_triplet_synapse_lbl",   # in place (PyNN uses _lbl)
+    "stdp_dc_synapse", "stdp_dc_synapse_lbl",             # the module's, in place
     "static_synapse"])                                      # through status dictionaries
 def test_kernel_weights_read_and_write_what_pynest_does(synapse_model):
     from nest import nestkernel_api
@@ -356,7 +357,7 @@ def test_kernel_weights_read_and_write_what_pynest_does(synapse_model):
         nest_extension.KernelConnections(nest, ids + [0, 0, 0, 0, 10**6]).get_weights()
     with pytest.raises(BackendError, match="could not be written"):
         nest_extension.KernelConnections(nest, ids + [0, 0, 0, 0, 10**6]).set_delays(delays)
-    # columns scaled in place to a sum: the in-place (triplet) synapses only
+    # columns scaled in place to a sum: the in-place (STDP) synapses only
     column = ids[:, 1] - targets[1].global_id
     if synapse_model == "static_synapse":
         with pytest.raises(BackendError, match="normalised in place"):

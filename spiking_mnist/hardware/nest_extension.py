@@ -2,8 +2,9 @@
 
 The module (C++ sources in ``hardware/nest_module/``) holds ``iaf_cond_exp_fixed_step``: NEST's
 ``iaf_cond_exp`` equations integrated with a fixed step instead of an adaptive
-Runge-Kutta-Fehlberg solver, plus D&C's homeostatic threshold; and functions that list a
-projection's connections and read and write their weights and delays in one call each
+Runge-Kutta-Fehlberg solver, plus D&C's homeostatic threshold; ``stdp_dc_synapse``, D&C's
+nearest-spike STDP rule as their code states it (``stdp_dc_synapse.h`` says how it runs and
+what differs); and functions that list a projection's connections and read and write their weights and delays in one call each
 (:class:`KernelConnections`). It is compiled with the system's C++ compiler (``$CXX``, else ``g++``) against the headers of the installed NEST and
 of the ``boost-headers`` package, once per NEST version and source version, into
 ``$XDG_CACHE_HOME/spiking-mnist/nest-module`` (else ``~/.cache/...``; the
@@ -34,10 +35,14 @@ import numpy as np
 from spiking_mnist.hardware import BackendError
 
 NAME = "spikingmnistmodule"
-#: the NEST models the module registers
+#: the NEST neuron models the module registers
 MODELS = ("iaf_cond_exp_fixed_step",)
-_SOURCES = ("iaf_cond_exp_fixed_step.cpp", "connection_access.cpp", "spikingmnistmodule.cpp")
-_HEADERS = ("iaf_cond_exp_fixed_step.h", "include/ltdl.h")
+#: the NEST synapse models the module registers (each also as ``<name>_lbl``)
+SYNAPSE_MODELS = ("stdp_dc_synapse",)
+_SOURCES = ("iaf_cond_exp_fixed_step.cpp", "stdp_dc_synapse.cpp", "connection_access.cpp",
+            "spikingmnistmodule.cpp")
+_HEADERS = ("iaf_cond_exp_fixed_step.h", "stdp_dc_synapse.h", "post_spike_record.h",
+            "include/ltdl.h")
 # a kernel symbol whose mangled name shows the C++ string ABI NEST was built with
 _OLD_ABI_SYMBOL = b"_ZNK4nest4Node21get_synaptic_elementsESs"
 #: the suffix of the file beside a built module that holds the module's sha256
@@ -136,6 +141,18 @@ class _BuildLock:
             os.close(self._fd)   # releases the lock
 
 
+def _openmp_runtime(kernel: Path) -> list[str]:
+    """Linker arguments that make the module's OpenMP code run on the OpenMP runtime NEST's
+    kernel runs on: a pip-installed NEST bundles its own libgomp beside the package, and a
+    second runtime would number the threads of its own parallel regions. (NEST's headers
+    register a synapse model for every thread inside an OpenMP parallel region, which the
+    module compiles.) None needed when NEST uses the system's runtime."""
+    bundled = sorted((kernel.parent.parent / "nest_simulator.libs").glob("libgomp*.so*"))
+    if not bundled:
+        return []
+    return ["-Wl,--as-needed", str(bundled[0]), f"-Wl,-rpath,{bundled[0].parent}"]
+
+
 def _compile_command(nest, out: Path) -> list[str]:
     kernel = _nest_kernel(nest)
     try:
@@ -146,11 +163,11 @@ def _compile_command(nest, out: Path) -> list[str]:
                            "boost-headers`") from None
     old_abi = _OLD_ABI_SYMBOL in kernel.read_bytes()
     source = _source_dir()
-    return [os.environ.get("CXX", "g++"), "-O2", "-std=c++20", "-fPIC", "-shared",
+    return [os.environ.get("CXX", "g++"), "-O2", "-std=c++20", "-fPIC", "-shared", "-fopenmp",
             f"-D_GLIBCXX_USE_CXX11_ABI={0 if old_abi else 1}",
             f"-I{kernel.parent / 'include' / 'nest'}", f"-I{boost_headers.get_include()}",
             f"-I{source / 'include'}",
-            *[str(source / s) for s in _SOURCES], "-o", str(out)]
+            *[str(source / s) for s in _SOURCES], *_openmp_runtime(kernel), "-o", str(out)]
 
 
 def build(nest) -> Path:
@@ -220,10 +237,13 @@ class KernelConnections:
     each, and whose delays are written in one call.
 
     Each connection is named by a row of :data:`ID_KEYS` (as NEST's connection status gives
-    them). Triplet STDP synapses (D&C's input synapses) have their weights reached in place,
-    ~15 ns each in the kernel's memory order (:meth:`of_projection` lists them so); other
-    types, and delays, through NEST's status dictionaries, ~1 us each, still ~5x faster than
-    PyNEST. Needs :func:`install` first.
+    them). STDP synapses of D&C's input (``stdp_triplet_synapse``, the module's
+    ``stdp_dc_synapse``) have their weights reached in place, ~15 ns each in the kernel's
+    memory order (:meth:`of_projection` lists them so); other types, and delays, through
+    NEST's status dictionaries, ~1 us each, still ~5x faster than PyNEST. A
+    ``stdp_dc_synapse`` first applies the potentiation its postsynaptic spikes are due
+    (see ``connection_access.cpp``), so what is read, written or normalised is the rule's
+    weight. Needs :func:`install` first.
     """
 
     #: the connection status entries that name a connection, in the order the C side takes
@@ -265,7 +285,7 @@ class KernelConnections:
 
     def set_weights(self, weights: np.ndarray, index: np.ndarray | None = None) -> None:
         """Write ``weights`` (NEST units) into the connections (rows ``index``, or all). In
-        place means without the checks of NEST's status dictionary: a triplet synapse's
+        place means without the checks of NEST's status dictionary: an STDP synapse's
         weight must have the sign of its ``Wmax``."""
         self._set(self._lib.spiking_mnist_set_weights, weights, index)
 
@@ -273,7 +293,7 @@ class KernelConnections:
                           selected: np.ndarray | None = None) -> None:
         """Scale the weights in place so that each column's (NEST units) sum to
         ``column_sum``: ``column[i]`` is connection i's column in [0, n_columns); only the
-        columns where ``selected`` (bool, n_columns) is true, or all. Triplet synapses only.
+        columns where ``selected`` (bool, n_columns) is true, or all. STDP synapses only.
         ~5x faster than reading, scaling and writing them back (one checked pass, no copy)."""
         column = np.ascontiguousarray(column, dtype=np.int64)
         if len(column) != len(self):

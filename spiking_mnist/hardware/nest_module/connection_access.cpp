@@ -5,13 +5,19 @@
  *
  * NEST offers one route to a weight: a status dictionary of every parameter of the
  * connection (~1 us; PyNEST adds a Python dictionary, ~5 us). For the input synapses of the
- * D&C network (``stdp_triplet_synapse``, the labelled ``_lbl`` form PyNN uses, and copies of
- * either) these functions read and write the weight in place (~15 ns when the connections
+ * D&C network (``stdp_triplet_synapse`` and this module's ``stdp_dc_synapse``, the labelled
+ * ``_lbl`` forms PyNN uses, and copies of them) these functions read and write the weight in place (~15 ns when the connections
  * come in the kernel's memory order: thread, synapse type, port), reaching the kernel's connector table, the connector's
  * connections and the synapse's weight, which NEST keeps private, through explicit template
  * instantiation (which C++ allows to name private members, [temp.spec.general]/6). Other
  * synapse types take the dictionary route. The layout comes from the installed NEST's
  * headers; the module is rebuilt for every NEST version.
+ *
+ * A ``stdp_dc_synapse`` applies the potentiation of postsynaptic spikes at its next
+ * presynaptic spike: before its weight is read, written or scaled here, the potentiation
+ * of the postsynaptic spikes that have reached it is applied (flushed), up to the time by
+ * which NEST has delivered every presynaptic spike (the current time, less the minimum
+ * delay when the last time slice was completed), so that the weight is the rule's.
  *
  * Each function that takes connections returns 0, or 1 + the index of the connection that
  * failed. ``spiking_mnist_list_connections`` finds the connections of one projection in bulk,
@@ -29,12 +35,16 @@
 #include "stdp_triplet_synapse.h"
 #include "target_identifier.h"
 
+#include "stdp_dc_synapse.h"
+
 #include "connection_label.h"  // after the headers it uses but does not include
 
 namespace
 {
 using Triplet = nest::stdp_triplet_synapse< nest::TargetIdentifierPtrRport >;
 using LabelledTriplet = nest::ConnectionLabel< Triplet >;  // PyNN connects with "_lbl" models
+using DC = spiking_mnist::stdp_dc_synapse< nest::TargetIdentifierPtrRport >;
+using LabelledDC = nest::ConnectionLabel< DC >;
 
 // member(Tag{}) returns the member pointer named in the instantiation of Expose below
 template < typename Tag, typename Tag::type Member >
@@ -64,6 +74,18 @@ struct LabelledTripletConnections
   using type = BlockVector< LabelledTriplet > nest::Connector< LabelledTriplet >::*;
   friend type member( LabelledTripletConnections );
 };
+struct DCConnections
+{
+  using ConnectionT = DC;
+  using type = BlockVector< DC > nest::Connector< DC >::*;
+  friend type member( DCConnections );
+};
+struct LabelledDCConnections
+{
+  using ConnectionT = LabelledDC;
+  using type = BlockVector< LabelledDC > nest::Connector< LabelledDC >::*;
+  friend type member( LabelledDCConnections );
+};
 struct WeightOf
 {
   using type = double Triplet::*;
@@ -73,6 +95,19 @@ template struct Expose< ConnectorTable, &nest::ConnectionManager::connections_ >
 template struct Expose< TripletConnections, &nest::Connector< Triplet >::C_ >;
 template struct Expose< LabelledTripletConnections, &nest::Connector< LabelledTriplet >::C_ >;
 template struct Expose< WeightOf, &Triplet::weight_ >;
+template struct Expose< DCConnections, &nest::Connector< DC >::C_ >;
+template struct Expose< LabelledDCConnections, &nest::Connector< LabelledDC >::C_ >;
+
+/* The step up to which every presynaptic spike has been delivered: NEST delivers the spikes
+ * of a time slice at the start of the next one, so after a completed slice those of its
+ * last min_delay steps are still to come. */
+long
+delivered_until()
+{
+  const auto& simulation = nest::kernel().simulation_manager;
+  const long origin = simulation.get_slice_origin().get_steps();
+  return simulation.get_from_step() == 0 ? origin - nest::kernel().connection_manager.get_min_delay() : origin;
+}
 
 /* The connector of synapse type ``synapse`` on ``thread`` if it has a connection ``port``
  * from ``source`` onto ``target``, else nullptr. (NEST's own status functions do not check
@@ -97,26 +132,50 @@ connector_of( long source, long target, long thread, long synapse, long port )
   return connector;
 }
 
-/* The weight of connection ``port`` of ``connector``, which holds the synapses of ``Tag``. */
+/* Where a connection is: its connector, port, thread and synapse type. */
+struct Place
+{
+  nest::ConnectorBase* connector;
+  long port;
+  long thread;
+  long synapse;
+};
+
+/* The weight of the connection at ``place``, whose connector holds the synapses of ``Tag``. */
 template < typename Tag >
 double*
-weight_at( nest::ConnectorBase* connector, long port )
+weight_at( const Place& place, long )
 {
   auto& connections =
-    static_cast< nest::Connector< typename Tag::ConnectionT >* >( connector )->*member( Tag {} );
-  return &( connections[ port ].*member( WeightOf {} ) );
+    static_cast< nest::Connector< typename Tag::ConnectionT >* >( place.connector )->*member( Tag {} );
+  return &( connections[ place.port ].*member( WeightOf {} ) );
+}
+
+/* The same for a stdp_dc_synapse, after it has applied the potentiation due up to step
+ * ``until`` (see the top of the file). */
+template < typename Tag >
+double*
+flushed_weight_at( const Place& place, long until )
+{
+  auto& connection = ( static_cast< nest::Connector< typename Tag::ConnectionT >* >( place.connector )
+    ->*member( Tag {} ) )[ place.port ];
+  const auto& common = static_cast< const spiking_mnist::STDPDCCommonProperties& >(
+    nest::kernel().model_manager.get_connection_model( place.synapse, place.thread ).get_common_properties() );
+  connection.flush( place.thread, until, common );
+  return &connection.weight_in_place();
 }
 
 double*
-no_weight( nest::ConnectorBase*, long )
+no_weight( const Place&, long )
 {
   return nullptr;
 }
 
-/* How to reach a weight of ``connector`` in place: a function that returns its address,
- * or nullptr if the synapse type is not a (labelled) triplet STDP synapse, whose weight the
- * caller reads through NEST's status dictionaries instead. */
-using WeightAccess = double* (*) ( nest::ConnectorBase*, long );
+/* How to reach a weight of ``connector`` in place: a function that returns its address
+ * (given the step up to which presynaptic spikes have been delivered), or nullptr if the
+ * synapse type is not a (labelled) triplet or D&C STDP synapse, whose weight the caller
+ * reads through NEST's status dictionaries instead. */
+using WeightAccess = double* (*) ( const Place&, long );
 
 WeightAccess
 weight_access( nest::ConnectorBase* connector )
@@ -128,6 +187,14 @@ weight_access( nest::ConnectorBase* connector )
   if ( typeid( *connector ) == typeid( nest::Connector< Triplet > ) )
   {
     return weight_at< TripletConnections >;
+  }
+  if ( typeid( *connector ) == typeid( nest::Connector< LabelledDC > ) )
+  {
+    return flushed_weight_at< LabelledDCConnections >;
+  }
+  if ( typeid( *connector ) == typeid( nest::Connector< DC > ) )
+  {
+    return flushed_weight_at< DCConnections >;
   }
   return no_weight;
 }
@@ -177,6 +244,7 @@ each_weight( long n,
 {
   nest::ConnectorBase* known = nullptr;
   WeightAccess access = no_weight;
+  const long until = delivered_until();
   return each_connection( n,
     source,
     target,
@@ -190,7 +258,7 @@ each_weight( long n,
         known = connector;
         access = weight_access( connector );
       }
-      if ( double* weight = access( connector, port[ i ] ) )
+      if ( double* weight = access( Place { connector, port[ i ], thread[ i ], synapse[ i ] }, until ) )
       {
         in_place( i, *weight );
       }
@@ -269,7 +337,7 @@ spiking_mnist_set_weights( long n,
  * (``column[i]`` in [0, n_columns) is connection i's column; ``selected`` null: all) sum to
  * ``column_sum``, as ``diehl_cook.normalise_columns`` (a column summing to 0 is left as it is).
  * One pass reads and checks every connection and sums the columns, a second scales them. All
- * weights must be reachable in place (triplet STDP synapses). */
+ * weights must be reachable in place (triplet or D&C STDP synapses). */
 extern "C" long
 spiking_mnist_normalise_columns( long n,
   const long* source,

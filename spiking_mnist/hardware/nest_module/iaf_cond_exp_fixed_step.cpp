@@ -162,6 +162,7 @@ iaf_cond_exp_fixed_step::get_status( Dictionary& d ) const
   P_.get( d );
   S_.get( d );
   ArchivingNode::get_status( d );
+  d[ "post_spikes_kept" ] = static_cast< long >( post_spikes_.size() );
   d[ nest::names::recordables ] = recordablesMap_.get_list();
 }
 
@@ -188,6 +189,7 @@ iaf_cond_exp_fixed_step::init_buffers_()
   B_.spike_inh_.clear();
   B_.currents_.clear();
   ArchivingNode::clear_history();
+  post_spikes_.clear();
   B_.logger_.reset();
   B_.I_stim = 0.0;
 }
@@ -205,6 +207,8 @@ iaf_cond_exp_fixed_step::pre_run_hook()
   V_.mean_in = -std::expm1( -h / P_.tau_syn_in ) * P_.tau_syn_in / h;
   V_.decay_theta = std::exp( -h / P_.tau_theta );
   V_.refractory_counts = nest::Time( nest::Time::ms( P_.t_ref ) ).get_steps();
+  V_.keep_steps =
+    nest::kernel().connection_manager.get_max_delay() + nest::kernel().connection_manager.get_min_delay();
 }
 
 void
@@ -237,6 +241,7 @@ iaf_cond_exp_fixed_step::update( nest::Time const& origin, const long from, cons
       S_.V_m = P_.V_reset;
       S_.theta += P_.theta_plus;
       set_spiketime( nest::Time::step( origin.get_steps() + lag + 1 ) );
+      post_spikes_.spiked( origin.get_steps() + lag + 1, V_.keep_steps );
       nest::SpikeEvent se;
       nest::kernel().event_delivery_manager.send( *this, se, lag );
     }

@@ -14,6 +14,9 @@
  * Parameters (units): those of iaf_cond_exp (V_th, V_reset, t_ref, g_L, C_m, E_ex, E_in,
  * E_L, tau_syn_ex, tau_syn_in, I_e) and theta_plus (mV), tau_theta (ms).
  * State and recordables: V_m (mV), g_ex, g_in (nS), theta (mV).
+ *
+ * Its spikes are also kept in a PostSpikeRecord for the stdp_dc_synapse connections onto it
+ * (only while such connections exist; ``post_spikes_kept`` in its status says how many).
  */
 #ifndef IAF_COND_EXP_FIXED_STEP_H
 #define IAF_COND_EXP_FIXED_STEP_H
@@ -25,6 +28,8 @@
 #include "recordables_map.h"
 #include "ring_buffer.h"
 #include "universal_data_logger.h"
+
+#include "post_spike_record.h"
 
 namespace spiking_mnist
 {
@@ -48,6 +53,13 @@ public:
 
   void get_status( Dictionary& ) const override;
   void set_status( const Dictionary& ) override;
+
+  //! the spikes kept for stdp_dc_synapse connections
+  PostSpikeRecord&
+  post_spike_record()
+  {
+    return post_spikes_;
+  }
 
 private:
   void init_buffers_() override;
@@ -113,6 +125,7 @@ private:
     double mean_in;         //!< the same for g_in
     double decay_theta;     //!< exp(-h / tau_theta)
     int refractory_counts;  //!< t_ref in steps
+    long keep_steps;        //!< longest delay + minimum delay (steps): see PostSpikeRecord
   };
 
   double get_V_m() const { return S_.V_m; }
@@ -124,6 +137,7 @@ private:
   State_ S_;
   Variables_ V_;
   Buffers_ B_;
+  PostSpikeRecord post_spikes_;
 
   static nest::RecordablesMap< iaf_cond_exp_fixed_step > recordablesMap_;
 };

@@ -1,10 +1,11 @@
 /*
- * spikingmnistmodule: the NEST extension module of spiking_mnist (its neuron models).
+ * spikingmnistmodule: the NEST extension module of spiking_mnist (its neuron and synapse models).
  * Built and loaded by spiking_mnist.hardware.nest_module.
  */
 #include "nest_extension_interface.h"
 
 #include "iaf_cond_exp_fixed_step.h"
+#include "stdp_dc_synapse.h"
 
 class spikingmnistmodule : public nest::NESTExtensionInterface
 {
@@ -12,6 +13,7 @@ public:
   void initialize() override
   {
     nest::register_node_model< spiking_mnist::iaf_cond_exp_fixed_step >( "iaf_cond_exp_fixed_step" );
+    spiking_mnist::register_stdp_dc_synapse( "stdp_dc_synapse" );
   }
 };
 

@@ -1,0 +1,297 @@
+/*
+ * stdp_dc_synapse: Diehl & Cook's (2015) STDP rule, exactly as their code states it, for NEST.
+ *
+ * The rule (their Brian code; a nearest-spike "minimal triplet" rule): each synapse has a
+ * presynaptic trace pre, its target two postsynaptic traces post1 and post2, each decaying
+ * exponentially (tau_pre, tau_post1, tau_post2) and each *reset to 1* at a spike of its side.
+ *   at a presynaptic spike:   pre = 1;  w = clip(w - nu_pre * post1, 0, Wmax)
+ *   at a postsynaptic spike:  w = clip(w + nu_post * pre * post2_before, 0, Wmax);
+ *                             post1 = post2 = 1     (post2_before: post2 just before the reset)
+ * All traces start at 0.
+ *
+ * How it runs in NEST. A NEST synapse is only called at its presynaptic spikes, so the
+ * potentiation of each postsynaptic spike is applied at the synapse's next presynaptic spike
+ * (or when the weight is read, see flush), one spike after the other in time order, each
+ * with the presynaptic trace decayed to that spike and clipped to Wmax, then the depression
+ * of the presynaptic spike: the weight after any sequence of events is the one the rule
+ * gives (tests/test_stdp_dc_synapse.py compares it with an event-driven implementation).
+ * The traces are not integrated: each is exp(-time since its side's last spike / tau).
+ * The postsynaptic spikes come from the target's PostSpikeRecord (each spike's step and the
+ * step of the one before it), so the target must be an iaf_cond_exp_fixed_step.
+ *
+ * Time. Spike times are NEST's time stamps in steps; the delay is dendritic, as in NEST's
+ * stdp_triplet_synapse: a presynaptic spike of stamp t acts at the synapse at t, a
+ * postsynaptic spike at s reaches it at s + delay. A postsynaptic spike reaching the synapse
+ * in the same step as a presynaptic spike is applied first, with the presynaptic trace from
+ * before that spike, and does not enter the depression (post1 before its reset): each of
+ * the two sees the other's trace from before, as NEST's STDP synapses do.
+ *
+ * What differs from D&C's Brian code: (1) the weight transmitted with a presynaptic spike,
+ * and the weight NEST's own status dictionary shows, leave out the potentiation of
+ * postsynaptic spikes that reached the synapse since its last presynaptic spike, until its
+ * next one or until flush() applies it (this project's KernelConnections flushes before it
+ * reads, writes or normalises weights, so those see the rule's weight); (2) delays: D&C's
+ * Brian 1 code applies the delay before the synapse (a presynaptic spike at t meets the
+ * postsynaptic traces at t + delay), here it is after it (the postsynaptic spike meets the
+ * presynaptic trace delay later), so a pre-post pair at the synapse is 2 * delay apart in
+ * one when it is simultaneous in the other, as with stdp_triplet_synapse.
+ *
+ * Parameters, common to all synapses of a model (set them with SetDefaults or CopyModel):
+ * tau_pre, tau_post1, tau_post2 (ms), nu_pre, nu_post, Wmax (weight units; Wmax >= 0).
+ * Per synapse: weight.
+ */
+#ifndef STDP_DC_SYNAPSE_H
+#define STDP_DC_SYNAPSE_H
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "common_synapse_properties.h"
+#include "connection.h"
+#include "connector_model.h"
+#include "event.h"
+#include "nest_time.h"
+
+#include "iaf_cond_exp_fixed_step.h"
+#include "post_spike_record.h"
+
+namespace spiking_mnist
+{
+
+/* exp(-steps * h / tau) for whole steps: tabulated up to 50 tau, computed beyond. */
+class StepDecay
+{
+public:
+  void
+  set( double tau, double h )
+  {
+    tau_ = tau;
+    h_ = h;
+    const long n = static_cast< long >( std::ceil( 50.0 * tau / h ) ) + 1;
+    table_.resize( n );
+    for ( long k = 0; k < n; ++k )
+    {
+      table_[ k ] = exact( k );
+    }
+  }
+
+  double
+  operator()( long steps ) const
+  {
+    return steps < static_cast< long >( table_.size() ) ? table_[ steps ] : exact( steps );
+  }
+
+private:
+  double
+  exact( long steps ) const
+  {
+    return std::exp( -( static_cast< double >( steps ) * h_ ) / tau_ );
+  }
+
+  std::vector< double > table_;
+  double tau_ = 1.0;
+  double h_ = 1.0;
+};
+
+class STDPDCCommonProperties : public nest::CommonSynapseProperties
+{
+public:
+  STDPDCCommonProperties();
+
+  void get_status( Dictionary& d ) const;
+  void set_status( const Dictionary& d, nest::ConnectorModel& cm );
+  void calibrate( const nest::TimeConverter& tc );
+
+  double tau_pre_;
+  double tau_post1_;
+  double tau_post2_;
+  double nu_pre_;
+  double nu_post_;
+  double Wmax_;
+  StepDecay pre_;   //!< pre after a number of steps
+  StepDecay post1_; //!< post1 after a number of steps
+  StepDecay post2_; //!< post2 after a number of steps
+
+private:
+  void tabulate_();
+};
+
+template < typename targetidentifierT >
+class stdp_dc_synapse : public nest::Connection< targetidentifierT >
+{
+public:
+  typedef STDPDCCommonProperties CommonPropertiesType;
+  typedef nest::Connection< targetidentifierT > ConnectionBase;
+
+  static constexpr nest::ConnectionModelProperties properties = nest::ConnectionModelProperties::HAS_DELAY
+    | nest::ConnectionModelProperties::IS_PRIMARY | nest::ConnectionModelProperties::SUPPORTS_LBL;
+
+  stdp_dc_synapse() = default;
+  stdp_dc_synapse( const stdp_dc_synapse& ) = default;
+  stdp_dc_synapse& operator=( const stdp_dc_synapse& ) = default;
+
+  using ConnectionBase::get_delay_steps;
+  using ConnectionBase::get_rport;
+  using ConnectionBase::get_target;
+
+  void get_status( Dictionary& d ) const;
+  void set_status( const Dictionary& d, nest::ConnectorModel& cm );
+
+  bool send( nest::Event& e, size_t tid, const STDPDCCommonProperties& cp );
+
+  /* Apply the potentiation of the postsynaptic spikes that reached the synapse by step
+   * ``until`` (a time by which all presynaptic spikes up to it have been sent). */
+  void
+  flush( size_t tid, long until, const STDPDCCommonProperties& cp )
+  {
+    if ( until > t_read_ )
+    {
+      potentiate_( tid, until, cp );
+      t_read_ = until;
+    }
+  }
+
+  //! the weight, for reading and writing in place (call flush first)
+  double&
+  weight_in_place()
+  {
+    return weight_;
+  }
+
+  void
+  set_weight( double w )
+  {
+    weight_ = w;
+  }
+
+  class ConnTestDummyNode : public nest::ConnTestDummyNodeBase
+  {
+  public:
+    using nest::ConnTestDummyNodeBase::handles_test_event;
+    size_t
+    handles_test_event( nest::SpikeEvent&, size_t ) override
+    {
+      return nest::invalid_port;
+    }
+  };
+
+  void
+  check_connection( nest::Node& s, nest::Node& t, size_t receptor_type, const CommonPropertiesType& )
+  {
+    ConnTestDummyNode dummy_target;
+    ConnectionBase::check_connection_( dummy_target, s, t, receptor_type );
+    auto* target = dynamic_cast< iaf_cond_exp_fixed_step* >( &t );
+    if ( target == nullptr )
+    {
+      throw nest::IllegalConnection( "stdp_dc_synapse connects only onto iaf_cond_exp_fixed_step (it "
+                                     "keeps the postsynaptic spikes the rule needs)." );
+    }
+    target->post_spike_record().register_connection( t_read_ - get_delay_steps() );
+  }
+
+private:
+  /* Potentiation by the postsynaptic spikes that reached the synapse in (t_read_, until]:
+   * spikes at steps in (t_read_ - delay, until - delay]. Returns the index in the record
+   * just past them. */
+  size_t potentiate_( size_t tid, long until, const STDPDCCommonProperties& cp );
+
+  long t_lastspike_ = PostSpikeRecord::NONE; //!< last presynaptic spike (steps)
+  long t_read_ = 0;                          //!< postsynaptic spikes read up to here (steps, at the synapse)
+  double weight_ = 1.0;
+};
+
+template < typename targetidentifierT >
+constexpr nest::ConnectionModelProperties stdp_dc_synapse< targetidentifierT >::properties;
+
+template < typename targetidentifierT >
+inline size_t
+stdp_dc_synapse< targetidentifierT >::potentiate_( size_t tid, long until, const STDPDCCommonProperties& cp )
+{
+  const long delay = get_delay_steps();
+  auto& spikes = static_cast< iaf_cond_exp_fixed_step* >( get_target( tid ) )->post_spike_record().spikes();
+  const long last = until - delay;
+  const long first = t_read_ - delay;
+  size_t end = spikes.size();
+  while ( end > 0 and spikes[ end - 1 ].step > last )
+  {
+    --end;
+  }
+  size_t begin = end;
+  while ( begin > 0 and spikes[ begin - 1 ].step > first )
+  {
+    --begin;
+  }
+  for ( size_t i = begin; i < end; ++i )
+  {
+    PostSpikeRecord::Spike& spike = spikes[ i ];
+    ++spike.reads;
+    if ( spike.previous != PostSpikeRecord::NONE )
+    {
+      // pre decayed to the spike's arrival; 0 before the first presynaptic spike
+      const double pre = cp.pre_( spike.step + delay - t_lastspike_ );
+      weight_ = std::min( weight_ + cp.nu_post_ * pre * cp.post2_( spike.step - spike.previous ), cp.Wmax_ );
+    }
+  }
+  return end;
+}
+
+template < typename targetidentifierT >
+inline bool
+stdp_dc_synapse< targetidentifierT >::send( nest::Event& e, size_t tid, const STDPDCCommonProperties& cp )
+{
+  const long t_spike = e.get_stamp().get_steps();
+  size_t end = potentiate_( tid, t_spike, cp );
+  t_read_ = t_spike;
+
+  // depression by post1 at the spike: the latest postsynaptic spike that reached the
+  // synapse strictly before it
+  auto* target = static_cast< iaf_cond_exp_fixed_step* >( get_target( tid ) );
+  auto& spikes = target->post_spike_record().spikes();
+  const long at = t_spike - get_delay_steps();
+  if ( end > 0 and spikes[ end - 1 ].step == at )
+  {
+    --end;
+  }
+  if ( end > 0 )
+  {
+    weight_ = std::max( weight_ - cp.nu_pre_ * cp.post1_( at - spikes[ end - 1 ].step ), 0.0 );
+  }
+  t_lastspike_ = t_spike;
+
+  e.set_receiver( *target );
+  e.set_weight( weight_ );
+  e.set_delay_steps( get_delay_steps() );
+  e.set_rport( get_rport() );
+  e();
+  return true;
+}
+
+template < typename targetidentifierT >
+void
+stdp_dc_synapse< targetidentifierT >::get_status( Dictionary& d ) const
+{
+  ConnectionBase::get_status( d );
+  d[ nest::names::weight ] = weight_;
+  d[ nest::names::size_of ] = static_cast< long >( sizeof( *this ) );
+}
+
+template < typename targetidentifierT >
+void
+stdp_dc_synapse< targetidentifierT >::set_status( const Dictionary& d, nest::ConnectorModel& cm )
+{
+  ConnectionBase::set_status( d, cm );
+  double w = weight_;
+  d.update_value( nest::names::weight, w );
+  if ( w < 0 )
+  {
+    throw nest::BadProperty( "The weight of stdp_dc_synapse cannot be negative." );
+  }
+  weight_ = w;
+}
+
+void register_stdp_dc_synapse( const std::string& name );
+
+} // namespace spiking_mnist
+
+#endif
