@@ -16,6 +16,13 @@ fixed-step cells behind PyNN's own input, a ``spike_generator`` + ``parrot_neuro
 Weights: the input weights of an N=400 D&C network (784 STDP synapses per neuron) read
 through PyNEST (``--columns`` neurons) and through the module (all, and ``--columns``
 neurons), and written through the module; microseconds per connection, 1 thread.
+STDP (``--stdp N``, alone with ``--stdp-only``): the input synapses of D&C's two rules
+(``stdp.rule``: NEST's ``stdp_triplet_synapse``, the module's ``stdp_dc_synapse``) and a
+static synapse, each in the same network: 784 inputs at D&C's rates of a random sparse image
+onto N fixed-step cells made to spike at the same random times (``--post-rate`` Hz each,
+whatever the weights), 5 s of model time, run in turn ``--repeats`` times (A B C A B C);
+the fastest run of each, as wall nanoseconds per synaptic event (an input spike reaching
+one synapse), and beyond the static synapse's.
 """
 from __future__ import annotations
 
@@ -110,6 +117,74 @@ def seconds_per_example(nest, model: str, n: int, threads: int, dt: float,
     return (time.perf_counter() - began) / (duration / 500.0)
 
 
+def _forced_spikes(nest, cells, rate: float, duration: float, dt: float, rng) -> None:
+    """Make ``cells`` (no refractory time, excitatory reversal at rest) spike at random
+    times, ``rate`` Hz each: a strong current during the step 1.5 ms before each spike."""
+    for cell in cells:
+        times = _on_grid(rng.uniform(3 * dt + 1, duration, rng.poisson(rate * duration / 1e3)), dt)
+        on = {t - 3 * dt for t in times.tolist()}
+        changes = sorted([(a, 1e6) for a in on if a - dt not in on]
+                         + [(a + dt, 0.0) for a in on if a + dt not in on])
+        if changes:
+            nest.Connect(nest.Create("step_current_generator", params={
+                "amplitude_times": [t for t, _ in changes],
+                "amplitude_values": [v for _, v in changes]}), cell)
+
+
+def stdp_seconds(nest, rule: str | None, n: int, threads: int, dt: float,
+                 duration: float = 5000.0, post_rate: float = 5.0,
+                 seed: int = 1) -> tuple[float, int]:
+    """Wall seconds to simulate ``duration`` ms of 784 inputs at D&C's rates of a random
+    sparse image onto ``n`` fixed-step cells, all-to-all through the input synapse of
+    ``stdp.rule`` ``rule`` (D&C's constants, 1 nS per weight unit) or a static synapse
+    (None); the cells spike at the same random times whatever the synapse (``post_rate``
+    Hz each). Also the synaptic events (input spikes times ``n``) in that time."""
+    from spiking_mnist.hardware.nest import STDP_RULES
+    from spiking_mnist.models.parameters import load_parameters
+    stdp = load_parameters("diehl_cook").stdp
+    _kernel(nest, dt, threads)
+    rng = np.random.default_rng(seed)
+    cells = nest.Create("iaf_cond_exp_fixed_step", n, params=dict(
+        EXCITATORY, E_ex=EXCITATORY["E_L"], t_ref=0.0))
+    _forced_spikes(nest, cells, post_rate, duration + 10.0, dt, rng)
+    rates = np.where(rng.random(784) < 0.19, rng.uniform(0, 63.75, 784), 0.0)
+    trains = [_on_grid(rng.uniform(1, duration + 10.0,
+                                   rng.poisson(r * (duration + 10.0) / 1e3)), dt)
+              for r in rates]
+    inputs = nest.Create("spike_train_injector", 784,
+                         params=[{"spike_times": t.tolist()} for t in trains])
+    spec = {"synapse_model": "static_synapse"}
+    if rule is not None:
+        model = STDP_RULES[rule]
+        nest.SetDefaults(model.synapse_model, model.synapse(stdp, 1.0))
+        if model.cells(stdp):
+            cells.set(**model.cells(stdp))
+        spec = {"synapse_model": model.synapse_model}
+    nest.Connect(inputs, cells, "all_to_all", dict(
+        spec, weight=rng.uniform(0, 0.3, (n, 784)),
+        delay=np.round(rng.uniform(dt, 10.0, (n, 784)) / dt) * dt))
+    nest.Simulate(10.0)
+    began = time.perf_counter()
+    nest.Simulate(duration)
+    seconds = time.perf_counter() - began
+    events = n * sum(int(((t > 10.0) & (t <= 10.0 + duration)).sum()) for t in trains)
+    return seconds, events
+
+
+def stdp_nanoseconds(nest, n: int, threads: int, dt: float, repeats: int = 3,
+                     post_rate: float = 5.0, duration: float = 5000.0) -> dict[str, float]:
+    """Wall nanoseconds per synaptic event of :func:`stdp_seconds` for a static synapse and
+    each ``stdp.rule``, the fastest of ``repeats`` runs taken in turn."""
+    rules = {"static_synapse": None, "stdp_triplet_synapse (triplet_all_to_all)":
+             "triplet_all_to_all", "stdp_dc_synapse (nearest_spike)": "nearest_spike"}
+    best = {name: np.inf for name in rules}
+    for _ in range(repeats):
+        for name, rule in rules.items():
+            seconds, events = stdp_seconds(nest, rule, n, threads, dt, duration, post_rate)
+            best[name] = min(best[name], 1e9 * seconds / events)
+    return best
+
+
 def weight_microseconds(columns: int) -> dict[str, float]:
     """Microseconds per connection to read the input weights of an N=400 network: ``columns``
     columns through PyNEST's connection status, and through the module all columns (as
@@ -152,8 +227,24 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--columns", type=int, default=50)
     ap.add_argument("--timestep", type=float, default=0.5, help="ms (the SpiNNaker variant: 1)")
+    ap.add_argument("--stdp", type=int, nargs="*", default=[400],
+                    help="N of the STDP synapse comparison (none: skip it)")
+    ap.add_argument("--stdp-only", action="store_true", help="only the STDP comparison")
+    ap.add_argument("--post-rate", type=float, default=5.0,
+                    help="Hz of each cell in the STDP comparison")
+    ap.add_argument("--repeats", type=int, default=3)
     args = ap.parse_args()
     _, nest = import_pynn_nest()
+    for n in args.stdp:
+        costs = stdp_nanoseconds(nest, n, args.threads, args.timestep, args.repeats,
+                                 args.post_rate)
+        static = costs["static_synapse"]
+        print(f"input synapses, N={n}, cells at {args.post_rate:g} Hz, {args.threads} "
+              f"thread(s), fastest of {args.repeats}: ns per synaptic event (beyond a static "
+              "synapse's): " + ", ".join(f"{k} {v:.1f} ({v - static:+.1f})"
+                                          for k, v in costs.items()))
+    if args.stdp_only:
+        return
     (ref_cell, ref_time), (cell, times) = (excitatory_agreement(nest, m, args.cells, args.timestep)
                                            for m in MODELS)
     ref_counts = np.bincount(ref_cell, minlength=args.cells)

@@ -18,14 +18,17 @@ input spike source         PyNN ``SpikeSourceArray`` as NEST's ``spike_train_inj
                            relay per input), spike times one step later than PyNN's
                            generator, so targets get each spike when they would through the
                            relay
-input -> excitatory STDP   NEST ``stdp_triplet_synapse`` with only the pair depression
+input -> excitatory STDP   by ``stdp.rule`` (:data:`STDP_RULES`): ``triplet_all_to_all``,
+                           NEST ``stdp_triplet_synapse`` with only the pair depression
                            (``Aminus``) and triplet potentiation (``Aplus_triplet``) terms:
-                           D&C's rule, but with all-to-all traces (D&C reset them to 1)
+                           D&C's rule, but with all-to-all traces (D&C reset them to 1);
+                           ``nearest_spike``, this project's ``stdp_dc_synapse``: D&C's rule
+                           as their code states it (its header says what still differs)
 =========================  ==================================================================
 
 With ``network.synapses = "current"`` both cell types are PyNN ``IF_curr_exp``
 (``iaf_psc_exp``, integrated exactly). PyNN passes native synapse parameters and weights
-through unconverted, so everything given to ``stdp_triplet_synapse`` is in NEST units
+through unconverted, so everything given to the STDP synapse is in NEST units
 (nS, or pA with current synapses). Input weights are read and written through the
 project's NEST module (:class:`.nest_extension.KernelConnections`, in place: ~15 ns per connection
 against ~5 us for ``Projection.get``/``set``), which is also installed with NEST's own cell.
@@ -35,6 +38,8 @@ from __future__ import annotations
 import logging
 import os
 import warnings
+from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 from pyNN.standardmodels import build_translations
@@ -46,6 +51,38 @@ from spiking_mnist.models.parameters import ConfigError
 NAME = "nest"
 #: PyNN's names of the signals a recording may ask for -> NEST's ``iaf_cond_exp`` recordables
 SIGNALS = {"v": "V_m", "gsyn_exc": "g_ex", "gsyn_inh": "g_in"}
+
+
+@dataclass(frozen=True)
+class StdpRule:
+    """How NEST runs one ``stdp.rule``: its synapse model, the model's parameters from the
+    ``[stdp]`` section ``s`` and the NEST units ``g`` of one dimensionless weight, and the
+    excitatory cells' parameters it needs; ``fixed_step_cell``: it runs only onto this
+    project's fixed-step conductance cell."""
+
+    synapse_model: str
+    synapse: Callable[..., dict]
+    cells: Callable[..., dict]
+    fixed_step_cell: bool = False
+
+
+#: ``stdp.rule`` -> how NEST runs it
+STDP_RULES = {
+    # NEST's triplet rule with D&C's two terms: Aminus * post1 at a presynaptic spike,
+    # Aplus_triplet * pre * post2 at a postsynaptic one; the cells keep the post traces
+    "triplet_all_to_all": StdpRule(
+        "stdp_triplet_synapse",
+        lambda s, g: dict(tau_plus=s.tau_pre,
+                          tau_plus_triplet=s.tau_pre,  # unused: Aminus_triplet is 0
+                          Aplus=0.0, Aplus_triplet=s.nu_post * g,
+                          Aminus=s.nu_pre * g, Aminus_triplet=0.0, Wmax=s.w_max * g),
+        lambda s: dict(tau_minus=s.tau_post1, tau_minus_triplet=s.tau_post2)),
+    "nearest_spike": StdpRule(
+        "stdp_dc_synapse",
+        lambda s, g: dict(tau_pre=s.tau_pre, tau_post1=s.tau_post1, tau_post2=s.tau_post2,
+                          nu_pre=s.nu_pre * g, nu_post=s.nu_post * g, Wmax=s.w_max * g),
+        lambda s: {}, fixed_step_cell=True),
+}
 
 
 def _connection_values(connections, key: str) -> list:
@@ -169,12 +206,19 @@ class NestBackend(Backend):
 
     @classmethod
     def check(cls, params) -> None:
-        if params.theta.kept == "cells" and (
-                params.network.synapses != "conductance"
-                or params.simulation.cell_integration != "fixed_step"):
+        fixed_step_cell = (params.network.synapses == "conductance"
+                           and params.simulation.cell_integration == "fixed_step")
+        if params.theta.kept == "cells" and not fixed_step_cell:
             raise ConfigError("theta.kept = cells needs the fixed-step conductance cell "
                               "(network.synapses = conductance, simulation.cell_integration "
                               "= fixed_step); or keep theta on the host: --set theta.kept=host")
+        rule = STDP_RULES[params.stdp.rule]
+        if rule.fixed_step_cell and not fixed_step_cell:
+            raise ConfigError(f"stdp.rule = {params.stdp.rule} runs as {rule.synapse_model}, "
+                              "which keeps its postsynaptic spikes in the fixed-step "
+                              "conductance cell (network.synapses = conductance, "
+                              "simulation.cell_integration = fixed_step); or --set "
+                              "stdp.rule=triplet_all_to_all")
 
     def __init__(self, simulation, max_delay: float):
         timestep, threads, seed = simulation.timestep, simulation.threads, simulation.seed
@@ -221,25 +265,23 @@ class NestBackend(Backend):
 
     # -- synapse types ------------------------------------------------------------------
     def input_synapse(self, stdp, native_per_unit: float):
-        """The input -> excitatory synapse type: D&C STDP, or static if ``stdp`` is None;
-        one dimensionless weight is ``native_per_unit`` in NEST's units (nS or pA)."""
+        """The input -> excitatory synapse type: D&C STDP by ``stdp.rule``
+        (:data:`STDP_RULES`), or static if ``stdp`` is None; one dimensionless weight is
+        ``native_per_unit`` in NEST's units (nS or pA)."""
         self._native_per_unit = native_per_unit
         if stdp is None:
             return self.sim.StaticSynapse(weight=0.0, delay=self.timestep)
-        g = native_per_unit
-        return self.sim.native_synapse_type("stdp_triplet_synapse")(
-            weight=0.0, delay=self.timestep, tau_plus=stdp.tau_pre,
-            tau_plus_triplet=stdp.tau_pre,  # unused: Aminus_triplet is 0
-            Aplus=0.0, Aplus_triplet=stdp.nu_post * g,
-            Aminus=stdp.nu_pre * g, Aminus_triplet=0.0, Wmax=stdp.w_max * g)
+        rule = STDP_RULES[stdp.rule]
+        return self.sim.native_synapse_type(rule.synapse_model)(
+            weight=0.0, delay=self.timestep, **rule.synapse(stdp, native_per_unit))
 
     def attach(self, network, stdp, rebuild=None) -> None:
         """Wire the backend's bookkeeping to a built network (once, before the first run);
         NEST changes a network in place, so it never needs ``rebuild``."""
         nest = self._nest
         exc = network.excitatory.node_collection
-        if stdp is not None:
-            exc.set(tau_minus=stdp.tau_post1, tau_minus_triplet=stdp.tau_post2)
+        if stdp is not None and (cells := STDP_RULES[stdp.rule].cells(stdp)):
+            exc.set(**cells)
         # PyNN's own SpikeSourceArray (a network built without self.cell_types) has a
         # generator and a relay per input: set_input_spikes refuses it
         self._injectors = None if network.inputs.celltype.uses_parrot \
@@ -294,7 +336,7 @@ class NestBackend(Backend):
 
     def normalise_in_place(self, column_sum: float, columns=None) -> None:
         """Scale the input weights of ``columns`` (None: all) so that each column sums to
-        ``column_sum`` (dimensionless), inside NEST (triplet STDP synapses); needs this
+        ``column_sum`` (dimensionless), inside NEST (STDP synapses); needs this
         project's NEST module (:attr:`normalises_in_place`)."""
         selected = None
         if columns is not None:

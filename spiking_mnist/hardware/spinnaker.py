@@ -11,8 +11,10 @@ inhibitory neuron          ``IF_cond_exp``
 input spike source         ``SpikeSourceArray``: a whole chunk of examples as one schedule
 input -> excitatory STDP   ``PfisterSpikeTriplet`` with ``WeightDependenceAdditiveTriplet``,
                            only the pair depression (``A_minus``) and triplet potentiation
-                           (``A3_plus``) terms: the NEST profile's rule, all-to-all traces. No
-                           combined binary exists, so it runs on split cores
+                           (``A3_plus``) terms: the NEST profile's ``triplet_all_to_all``
+                           rule, all-to-all traces (sPyNNaker has no nearest-spike triplet
+                           rule for ``nearest_spike``). No combined binary exists, so it runs
+                           on split cores
                            (``IF_cond_exp_neuron`` + ``synapses_stdp_mad_pfister_triplet_additive``)
 input -> excitatory        ``FromListConnector`` of every pair (or of the model's mask), its
 weights and delays         weights and delays in the list: sPyNNaker takes no weight arrays
@@ -87,10 +89,18 @@ class SpinnakerBackend(Backend):
 
     @classmethod
     def check(cls, params) -> None:
+        from spiking_mnist.models.parameters import ConfigError
         if params.theta.kept != "host":
-            from spiking_mnist.models.parameters import ConfigError
             raise ConfigError("SpiNNaker keeps theta on the host (its cells have no "
                               "homeostatic threshold): --set theta.kept=host")
+        if params.stdp.rule != "triplet_all_to_all":
+            raise ConfigError(
+                f"stdp.rule = {params.stdp.rule} is D&C's nearest-spike triplet rule, which "
+                "sPyNNaker lacks: its SpikeNearestPairRule resets traces to 1 but is a pair "
+                "rule (its potentiation has no factor post2, the slow postsynaptic trace "
+                "just before the spike), and its PfisterSpikeTriplet has that factor but "
+                "sums its traces over all spikes; --set stdp.rule=triplet_all_to_all runs "
+                "the latter")
 
     def __init__(self, simulation, max_delay: float):
         """``simulation.threads``, ``seed`` and ``max_delay`` are not used (nothing random

@@ -1,0 +1,309 @@
+"""The NEST module's ``stdp_dc_synapse`` (D&C's nearest-spike STDP rule): its weights equal an
+event-driven implementation of the rule in numpy to 1e-12 on fixed spike trains (pre and
+post bursts, ties, clipping at 0 and w_max, several delays, read between runs or only at
+the end, 1 and 2 threads); its postsynaptic spike record stays short; the NEST backend runs
+it as ``stdp.rule = nearest_spike`` and refuses it where it cannot run."""
+import numpy as np
+import pytest
+
+from spiking_mnist.hardware import nest_extension
+from spiking_mnist.hardware.nest import import_pynn_nest
+from spiking_mnist.models.parameters import ConfigError, load_parameters
+
+DT = 0.5   # ms
+RULE = dict(tau_pre=25.0, tau_post1=15.0, tau_post2=35.0, nu_pre=0.05, nu_post=0.4, Wmax=1.0)
+
+
+def dc_rule(w, pre, post, delay, until, tau_pre, tau_post1, tau_post2, nu_pre, nu_post, Wmax):
+    """D&C's rule event by event (their Brian code): the weight after the events that reach
+    the synapse by ``until`` (ms), starting from ``w``; presynaptic spikes ``pre`` act at their
+    times, postsynaptic spikes ``post`` ``delay`` ms later (NEST's dendritic delay).
+
+    Traces start at 0 and are reset to 1 at each spike of their side. A presynaptic spike:
+    ``pre = 1; w = clip(w - nu_pre * post1, 0, Wmax)``; a postsynaptic spike:
+    ``w = clip(w + nu_post * pre * post2, 0, Wmax); post1 = post2 = 1``. Events at the same
+    time each see the other side's traces from before that time, the postsynaptic one first.
+    """
+    pre = np.asarray(pre, dtype=float)
+    arrivals = np.asarray(post, dtype=float) + delay
+    pre, arrivals = pre[pre <= until], arrivals[arrivals <= until]
+    last_pre = last_post = None
+    is_pre, is_post = set(pre.tolist()), set(arrivals.tolist())
+    for t in np.union1d(pre, arrivals):
+        trace_pre = 0.0 if last_pre is None else np.exp(-(t - last_pre) / tau_pre)
+        post1 = 0.0 if last_post is None else np.exp(-(t - last_post) / tau_post1)
+        post2 = 0.0 if last_post is None else np.exp(-(t - last_post) / tau_post2)
+        if t in is_post:
+            w = np.clip(w + nu_post * trace_pre * post2, 0.0, Wmax)
+        if t in is_pre:
+            w = np.clip(w - nu_pre * post1, 0.0, Wmax)
+            last_pre = t
+        if t in is_post:
+            last_post = t
+    return float(w)
+
+
+def _grid(times) -> list[float]:
+    return sorted(set(float(t) for t in np.round(np.asarray(times) / DT) * DT if t >= 2.0))
+
+
+def spike_trains(rng, n: int, duration: float) -> list[list[float]]:
+    """``n`` spike trains in [2, duration) ms: Poisson at 5-150 Hz, bursts (spikes on
+    consecutive steps or every other step), sparse ones, one silent."""
+    trains = []
+    for k in range(n):
+        kind = k % 4
+        if kind == 0:
+            times = rng.uniform(2, duration, rng.poisson(rng.uniform(5, 150) * duration / 1e3))
+        elif kind == 1:   # bursts
+            starts = rng.uniform(2, duration - 20, rng.integers(2, 8))
+            times = np.concatenate([s + rng.choice([1, 2]) * DT * np.arange(rng.integers(2, 7))
+                                    for s in starts])
+        elif kind == 2:
+            times = rng.uniform(2, duration, rng.integers(1, 4))
+        else:
+            times = [] if k == 3 else rng.uniform(2, duration, rng.poisson(40 * duration / 1e3))
+        trains.append(_grid(times))
+    return trains
+
+
+def _drive(nest, cells, trains):
+    """Make each cell (no refractory time) spike at its train's times: a strong current
+    during the step 1.5 ms before each spike (the generator's step, the connection's and
+    the cell's)."""
+    for cell, times in zip(cells, trains):
+        on = {t - 3 * DT for t in times}
+        changes = sorted([(a, 1e6) for a in on if a - DT not in on]
+                         + [(a + DT, 0.0) for a in on if a + DT not in on])
+        if changes:
+            generator = nest.Create("step_current_generator", params={
+                "amplitude_times": [t for t, _ in changes],
+                "amplitude_values": [v for _, v in changes]})
+            nest.Connect(generator, cell)
+
+
+def run_network(threads: int, reads: list[float], seed: int = 2, n_pre: int = 16,
+                n_post: int = 8, duration: float = 600.0, rule=RULE):
+    """A network of ``n_pre`` spike_train_injectors onto ``n_post`` fixed-step cells through
+    stdp_dc_synapses (delays 0.5-10 ms, random initial weights), the cells forced to spike at
+    fixed times; weights read through KernelConnections after each ``reads`` time (ms).
+    Returns the recorded pre and post spike times, the connections (source index, target
+    index, delay, initial weight) and the weights read."""
+    nest = import_pynn_nest()[1]
+    nest.ResetKernel()
+    nest.resolution = DT
+    nest.local_num_threads = threads
+    nest_extension.install(nest)
+    rng = np.random.default_rng(seed)
+    pre_trains = spike_trains(rng, n_pre, duration)
+    post_trains = spike_trains(rng, n_post, duration)
+    inputs = nest.Create("spike_train_injector", n_pre,
+                         params=[{"spike_times": t} for t in pre_trains])
+    # E_ex = E_L: the plastic synapses do not move the cells, only the current pulses do
+    cells = nest.Create("iaf_cond_exp_fixed_step", n_post, params=dict(
+        E_L=-65.0, E_ex=-65.0, V_reset=-65.0, V_th=-50.0, V_m=-65.0, t_ref=0.0))
+    _drive(nest, cells, post_trains)
+    nest.SetDefaults("stdp_dc_synapse", rule)
+    delays = rng.choice([0.5, 1.0, 2.5, 4.0, 10.0], (n_post, n_pre))
+    weights = np.where(rng.random((n_post, n_pre)) < 0.3, rng.choice([0.0, rule["Wmax"]],
+                       (n_post, n_pre)), rng.uniform(0, rule["Wmax"], (n_post, n_pre)))
+    nest.Connect(inputs, cells, "all_to_all", {"synapse_model": "stdp_dc_synapse",
+                                               "weight": weights, "delay": delays})
+    recorders = [nest.Create("spike_recorder") for _ in range(2)]
+    nest.Connect(inputs, recorders[0])
+    nest.Connect(cells, recorders[1])
+    synapse_id = nest.GetDefaults("stdp_dc_synapse")["synapse_modelid"]
+    read = []
+    kernel = None
+    for until in reads:
+        nest.Simulate(until - nest.biological_time)
+        if kernel is None:
+            kernel = nest_extension.KernelConnections.of_projection(
+                nest, synapse_id, (inputs[0].global_id, n_pre), (cells[0].global_id, n_post))
+        read.append(kernel.get_weights())
+    ids = kernel.ids
+    source, target = ids[:, 0] - inputs[0].global_id, ids[:, 1] - cells[0].global_id
+    spikes = []
+    for recorder, first, n in ((recorders[0], inputs[0].global_id, n_pre),
+                               (recorders[1], cells[0].global_id, n_post)):
+        events = recorder.events
+        spikes.append([np.sort(events["times"][events["senders"] == first + k]) for k in range(n)])
+    connections = (source, target, delays[target, source], weights[target, source])
+    return spikes, post_trains, connections, read, nest
+
+
+def _expected(spikes, connections, until, rule=RULE):
+    pre, post = spikes
+    return np.array([dc_rule(w, pre[i], post[j], d, until, **rule)
+                     for i, j, d, w in zip(*connections)])
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_weights_equal_the_event_driven_rule(threads):
+    # read often (each read applies the potentiation due), and only at the end
+    often = [50.0 * k for k in range(1, 13)]
+    spikes, post_trains, connections, read, _ = run_network(threads, often)
+    # the cells spiked when told to, and the presynaptic trains came as given
+    assert [list(t) for t in spikes[1]] == post_trains
+    # NEST reads the weights when all presynaptic spikes up to the last min_delay are in
+    for until, weights in zip(often, read):
+        np.testing.assert_allclose(weights, _expected(spikes, connections, until - DT),
+                                   rtol=0, atol=1e-12)
+    _, _, connections_once, (once,), _ = run_network(threads, [often[-1]])
+    np.testing.assert_allclose(once, read[-1], rtol=0, atol=1e-12)
+    # the patterns covered what they should: clipping at both ends, ties, bursts
+    final = read[-1]
+    assert (final == 0).sum() > 5 and (final == RULE["Wmax"]).sum() > 5
+    pre, post = spikes
+    ties = sum(len(np.intersect1d(pre[i], post[j] + d)) for i, j, d, _ in zip(*connections))
+    assert ties > 20
+    assert any(np.any(np.diff(t) == DT) for t in pre)
+    assert any(np.any(np.diff(t) == DT) for t in post)
+    assert not np.allclose(final, connections[3])
+
+
+def test_weights_with_d_and_c_constants_and_without_clipping():
+    rule = dict(tau_pre=20.0, tau_post1=20.0, tau_post2=40.0, nu_pre=0.0001, nu_post=0.01,
+                Wmax=1.0)
+    reads = [150.0, 300.0, 400.0]
+    spikes, _, connections, read, _ = run_network(1, reads, seed=5, rule=rule)
+    for until, weights in zip(reads, read):
+        np.testing.assert_allclose(weights, _expected(spikes, connections, until - DT, rule),
+                                   rtol=0, atol=1e-12)
+
+
+def test_the_weight_sent_leaves_out_potentiation_not_yet_applied():
+    """Between presynaptic spikes NEST's own status shows the weight of the last one; what the
+    postsynaptic spikes since then add comes in at the next one (or a KernelConnections read)."""
+    nest = import_pynn_nest()[1]
+    nest.ResetKernel()
+    nest.resolution = DT
+    nest_extension.install(nest)
+    source = nest.Create("spike_train_injector", params={"spike_times": [10.0, 200.0]})
+    cell = nest.Create("iaf_cond_exp_fixed_step", params=dict(
+        E_L=-65.0, E_ex=-65.0, V_reset=-65.0, V_th=-50.0, V_m=-65.0, t_ref=0.0))
+    _drive(nest, cell, [[20.0, 30.0]])
+    nest.SetDefaults("stdp_dc_synapse", RULE)
+    nest.Connect(source, cell, syn_spec={"synapse_model": "stdp_dc_synapse", "weight": 0.5,
+                                         "delay": 1.0})
+    nest.Simulate(100.0)
+    connection = nest.GetConnections(source, cell)
+    assert connection.get("weight") == 0.5
+    potentiated = dc_rule(0.5, [10.0], [20.0, 30.0], 1.0, 99.5, **RULE)
+    assert potentiated > 0.5
+    nest.Simulate(150.0)
+    assert connection.get("weight") == pytest.approx(
+        dc_rule(0.5, [10.0, 200.0], [20.0, 30.0], 1.0, 250.0, **RULE), abs=1e-12)
+
+
+def test_the_postsynaptic_record_stays_short_when_weights_are_read():
+    """Each cell keeps its spikes until every synapse onto it has read them: a synapse
+    whose input never fires reads them only when its weight is read (flushed)."""
+    nest = import_pynn_nest()[1]
+    nest.ResetKernel()
+    nest.resolution = DT
+    nest_extension.install(nest)
+    silent = nest.Create("spike_train_injector")
+    busy = nest.Create("spike_train_injector", params={
+        "spike_times": np.arange(2.0, 2000.0, 7.5).tolist()})
+    cell = nest.Create("iaf_cond_exp_fixed_step", params=dict(
+        E_L=-65.0, E_ex=-65.0, V_reset=-65.0, V_th=-50.0, V_m=-65.0, t_ref=0.0))
+    _drive(nest, cell, [np.arange(5.0, 2000.0, 10.0).tolist()])
+    nest.Connect(silent + busy, cell, syn_spec={"synapse_model": "stdp_dc_synapse",
+                                                "delay": 10.0})
+    synapse_id = nest.GetDefaults("stdp_dc_synapse")["synapse_modelid"]
+    nest.Simulate(1000.0)
+    assert cell.get("post_spikes_kept") >= 99   # the silent input's synapse read none
+    kernel = nest_extension.KernelConnections.of_projection(
+        nest, synapse_id, (silent.global_id, 2), (cell.global_id, 1))
+    for _ in range(10):
+        kernel.get_weights()
+        nest.Simulate(100.0)
+    assert cell.get("post_spikes_kept") <= 12
+
+
+def test_only_the_fixed_step_cell_takes_it():
+    nest = import_pynn_nest()[1]
+    nest.ResetKernel()
+    nest_extension.install(nest)
+    source = nest.Create("spike_train_injector")
+    with pytest.raises(Exception, match="iaf_cond_exp_fixed_step"):
+        nest.Connect(source, nest.Create("iaf_cond_exp"),
+                     syn_spec={"synapse_model": "stdp_dc_synapse"})
+
+
+def test_a_synapse_is_smaller_than_a_triplet_synapse():
+    nest = import_pynn_nest()[1]
+    nest.ResetKernel()
+    nest_extension.install(nest)
+    source = nest.Create("spike_train_injector")
+    cell = nest.Create("iaf_cond_exp_fixed_step")
+    nest.Connect(source, cell, syn_spec={"synapse_model": "stdp_dc_synapse"})
+    assert nest.GetConnections(source, cell).get("sizeof") <= 48
+
+
+def _rule_params(rule, *more):
+    return load_parameters("diehl_cook", None, [f"stdp.rule={rule}", "network.n_excitatory=5",
+                                                "simulation.threads=1", *more])
+
+
+def test_the_nest_backend_runs_nearest_spike_as_stdp_dc_synapse():
+    from spiking_mnist.hardware import open_backend
+    from spiking_mnist.models import diehl_cook
+    p = _rule_params("nearest_spike")
+    backend = open_backend("nest", p)
+    net = diehl_cook.build(backend.sim, p, 30, backend.input_synapse(p.stdp, 2.0),
+                           cell_types=backend.cell_types)
+    backend.attach(net, p.stdp, None)
+    defaults = backend._nest.GetDefaults(net.input_to_exc.nest_synapse_model)
+    assert net.input_to_exc.nest_synapse_model.startswith("stdp_dc_synapse")
+    assert (defaults["nu_pre"], defaults["nu_post"], defaults["Wmax"]) == pytest.approx(
+        (2.0 * p.stdp.nu_pre, 2.0 * p.stdp.nu_post, 2.0 * p.stdp.w_max))
+    assert (defaults["tau_pre"], defaults["tau_post1"], defaults["tau_post2"]) == (
+        p.stdp.tau_pre, p.stdp.tau_post1, p.stdp.tau_post2)
+    weights = np.random.default_rng(1).uniform(0, 1, (30, 5))
+    backend.set_weights(weights)
+    np.testing.assert_allclose(backend.get_weights(), weights, rtol=1e-15)
+    backend.normalise_in_place(7.0)
+    np.testing.assert_allclose(backend.get_weights(),
+                               diehl_cook.normalise_columns(weights, 7.0), rtol=1e-12)
+    backend.end()
+
+
+@pytest.mark.parametrize("setting", ["simulation.cell_integration=adaptive",
+                                     "network.synapses=current"])
+def test_nearest_spike_needs_the_fixed_step_conductance_cell(setting):
+    from spiking_mnist.hardware import backend_class
+    backend_class("nest").check(_rule_params("triplet_all_to_all", setting))
+    with pytest.raises(ConfigError, match="stdp.rule=triplet_all_to_all"):
+        backend_class("nest").check(_rule_params("nearest_spike", setting))
+
+
+def test_spinnaker_refuses_nearest_spike_naming_what_it_lacks():
+    pytest.importorskip("spynnaker")
+    from spiking_mnist.hardware import backend_class
+    with pytest.raises(ConfigError, match="SpikeNearestPairRule.*PfisterSpikeTriplet"):
+        backend_class("spinnaker").check(_rule_params("nearest_spike"))
+    backend_class("spinnaker").check(_rule_params("triplet_all_to_all"))
+
+
+def _nest_costs():
+    import importlib.util
+    from pathlib import Path
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "nest_costs.py"
+    spec = importlib.util.spec_from_file_location("nest_costs", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_it_costs_less_per_event_than_stdp_triplet_synapse():
+    """The same network with either rule's synapse (``benchmarks/nest_costs.py --stdp``:
+    784 inputs at D&C's rates onto 100 cells spiking at the same times, 2 s of model time,
+    1 thread), each run three times in turn: the fastest stdp_dc_synapse run takes at most
+    0.9 times the wall time per synaptic event of the fastest stdp_triplet_synapse run."""
+    nest = import_pynn_nest()[1]
+    costs = _nest_costs().stdp_nanoseconds(nest, 100, 1, DT, repeats=3, duration=2000.0)
+    triplet = costs["stdp_triplet_synapse (triplet_all_to_all)"]
+    dc = costs["stdp_dc_synapse (nearest_spike)"]
+    assert dc < 0.9 * triplet, costs
