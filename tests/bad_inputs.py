@@ -213,6 +213,19 @@ def _hierarchy_run_older_than_input_total(tmp: Path) -> None:
     (tmp / "p" / "parameters.json").write_text(json.dumps(values))
 
 
+def _run_with_pickle_recording(tmp: Path) -> None:
+    """A run whose test phase was recorded with ``--record-format pickle``."""
+    import neo
+    write_run(tmp / "run")
+    (tmp / "run" / "recordings" / "test").mkdir(parents=True)
+    neo.io.PickleIO(str(tmp / "run" / "recordings" / "test" / "chunk-000000.pkl")).write_block(
+        neo.Block(phase="test"))
+
+
+def _nothing_analysed(tmp: Path) -> None:
+    assert not (tmp / "run" / "analysis").exists()
+
+
 TINY_TRAINING = "--examples 2 --neurons 5 --digits 0,1 --quiet --set training.checkpoint_every=1"
 
 CASES = [
@@ -307,6 +320,16 @@ CASES = [
          patches=_spinnaker_world, needs="spynnaker"),
     Case("`--board` without `--backend spinnaker`", "evaluate TMP/run --board virtual", 2,
          "add --backend spinnaker"),
+    Case("`--board` that is no host name or IP address (a `%`, a line break: it would go "
+         "into ~/.spynnaker.cfg)", "evaluate TMP/run --backend spinnaker --board spinn-5%0A", 2,
+         "give `virtual`, a host name (letters, digits, hyphens and dots) or an IP address"),
+    Case("`--spalloc` that is no http(s) URL (here a bad port; its credentials are masked)",
+         "evaluate TMP/run --backend spinnaker --spalloc https://me:secret@spalloc.example:99999/",
+         2, "'https://***@spalloc.example:99999/': give the http:// or https:// URL"),
+    Case("`analyse` of a run holding pickle recordings, without `--allow-pickle`",
+         "analyse TMP/run", 2, "unpickling a file runs code",
+         prepare=_run_with_pickle_recording,
+         after=_nothing_analysed),
     Case("SpiNNaker with D&C's 1 nS unit conductance (STDP steps lost to fixed point)",
          f"train --run-dir TMP/run {TINY_SPINNAKER}", 3, "becomes 0.89 times itself",
          prepare=lambda tmp: write_data(tmp / "data"), patches=_spinnaker_world,
