@@ -30,8 +30,9 @@ from spiking_mnist.rundir.checkpoint import Checkpoint, CheckpointError
 
 __all__ = ["BACKENDS", "Backend", "BackendError", "Checkpoint", "CheckpointError",
            "ConfigError", "DatasetError", "DiehlCookNetwork", "Parameters", "Split",
-           "build_network", "evaluate", "load_mnist", "load_parameters", "open_backend",
-           "read_run", "resume", "run_hierarchy", "show_digit", "train"]
+           "build_network", "deploy", "evaluate", "load_mnist", "load_parameters",
+           "load_pretrained", "open_backend", "read_run", "resume", "run_hierarchy",
+           "show_digit", "train"]
 
 def load_parameters(model: str = "diehl_cook", config: str | PathLike[str] | None = None,
                     overrides: Iterable[str] = ()) -> Parameters:
@@ -253,9 +254,10 @@ def resume(run_dir: str | PathLike[str], examples: int | None = None, backend: s
     return training.resume(Path(run_dir), backend, data_dir, progress, examples)
 
 
-def evaluate(run_dir: str | PathLike[str], split: str = "test", examples: int | None = None,
-             label_examples: int | None = None, backend: str = "nest",
-             data_dir: str | PathLike[str] | None = None, progress: bool = True) -> dict:
+def evaluate(run_dir: str | PathLike[str] | None = None, split: str = "test",
+             examples: int | None = None, label_examples: int | None = None,
+             backend: str = "nest", data_dir: str | PathLike[str] | None = None,
+             progress: bool = True, pretrained: str | None = None) -> dict:
     """Label the trained network's neurons on training images, then test it.
 
     Writes ``metrics.json`` (``metrics-validation.json``) and ``responses-<split>.npz`` into
@@ -264,7 +266,11 @@ def evaluate(run_dir: str | PathLike[str], split: str = "test", examples: int | 
     Parameters
     ----------
     run_dir : str or path-like
-        A directory written by :func:`train`.
+        A directory written by :func:`train`; with ``pretrained``, the new directory the
+        network is copied into (default: a new one under ``~/.cache/spiking-mnist/runs``).
+    pretrained : str, optional
+        Test this pretrained network (see :func:`load_pretrained`) with the neuron labels
+        it ships (no label phase unless ``label_examples`` is given).
     split : {"test", "validation"}
         The images tested.
     examples : int, optional
@@ -281,9 +287,83 @@ def evaluate(run_dir: str | PathLike[str], split: str = "test", examples: int | 
         ``accuracy``, ``confusion`` (rows: true class), ``per_class_accuracy``,
         ``neurons_per_class``, timings and sizes.
     """
+    if pretrained is not None:
+        from spiking_mnist.runners import pretrained as shipped
+        return shipped.evaluate(pretrained, None if run_dir is None else Path(run_dir), split,
+                                examples, label_examples, backend, data_dir, progress)
+    if run_dir is None:
+        raise TypeError("evaluate() needs run_dir or pretrained")
     from spiking_mnist.runners import evaluate as evaluation
     return evaluation.evaluate(Path(run_dir), split, examples, label_examples, backend,
                                data_dir, progress)
+
+
+def load_pretrained(name: str, search: Iterable[str | PathLike[str]] = ()):
+    """A pretrained network shipped with the package, every file checked against its
+    sha256.
+
+    Parameters
+    ----------
+    name : str
+        E.g. ``"n400"``; ``spiking-mnist pretrained list`` lists them.
+    search : iterable of path-like
+        Directories of pretrained networks searched first (then ``$SPIKING_MNIST_PRETRAINED``,
+        then the package's ``spiking_mnist/pretrained``).
+
+    Returns
+    -------
+    Pretrained
+        ``checkpoint`` (weights, delays, theta as float64, parameters), ``labels`` (each
+        excitatory neuron's digit, -1 if it never fired), ``manifest`` (how it was trained,
+        labelled and measured; ``accuracy``).
+
+    Raises
+    ------
+    CheckpointError
+        If the name is unknown (the message lists the known ones) or a file is damaged.
+    """
+    from spiking_mnist.rundir import pretrained
+    return pretrained.load(name, search)
+
+
+def deploy(run_dir: str | PathLike[str] | None = None, pretrained: str | None = None,
+           board: str | None = "virtual", spalloc: str | None = None, board_version: int = 5,
+           examples: int | None = None, data_dir: str | PathLike[str] | None = None,
+           progress: bool = True) -> dict:
+    """Map a trained network, frozen, on SpiNNaker; on a real machine, test it too.
+
+    The network is built from the same description with the board's time step (1 ms,
+    delays in whole steps), static synapses, theta folded into the thresholds and the
+    weights sPyNNaker's fixed point holds. Writes ``metrics-spinnaker.json`` into the run
+    directory.
+
+    Parameters
+    ----------
+    run_dir : str or path-like, optional
+        A directory written by :func:`train`; with ``pretrained``, the new directory it is
+        copied into (default: a new one under ``~/.cache/spiking-mnist/runs``).
+    pretrained : str, optional
+        A pretrained network (see :func:`load_pretrained`).
+    board : str, optional
+        ``"virtual"`` (map only), or a board's host name or IP address.
+    spalloc : str, optional
+        The http(s) URL of a spalloc server, instead of ``board``.
+    board_version : {5, 3}
+        SpiNN-5 (48 chips) or SpiNN-3 (4 chips).
+    examples : int, optional
+        Test images on a real machine (default all).
+
+    Returns
+    -------
+    dict
+        ``resources`` (boards, chips, cores, SDRAM), ``quantisation`` (the held weights'
+        errors), ``virtual``, and on a real machine ``metrics``.
+    """
+    from spiking_mnist.runners import deploy as deployment
+    if spalloc is not None and board == "virtual":
+        board = None
+    return deployment.deploy(None if run_dir is None else Path(run_dir), pretrained, board,
+                             spalloc, board_version, examples, None, data_dir, progress)
 
 
 def read_run(run_dir: str | PathLike[str], allow_pickle: bool = False):

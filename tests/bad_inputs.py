@@ -226,6 +226,57 @@ def _nothing_analysed(tmp: Path) -> None:
     assert not (tmp / "run" / "analysis").exists()
 
 
+def _pretrained_networks(tmp: Path) -> None:
+    """Two made-up pretrained networks, n100 and n400 (tiny ones), in TMP/networks."""
+    from spiking_mnist.rundir import pretrained
+    for name in ("n100", "n400"):
+        write_run(tmp / "runs" / name)
+        ckpt = checkpoint.load(tmp / "runs" / name)
+        pretrained.write(tmp / "networks" / name, ckpt, np.arange(10) % 10, {
+            "model": ckpt.model, "parameters": ckpt.parameters, "code_version": "0.1.0",
+            "trained": {"command": "spiking-mnist train", "seed": 1, "examples": 100,
+                        "neurons": 10, "backend": "nest", "threads": 1},
+            "labels": {"examples": 20, "unlabelled_neurons": 0}, "accuracy": None,
+            "checkpoint_info": ckpt.info})
+
+
+def _only_these_pretrained(tmp: Path) -> list:
+    """The pretrained networks of TMP/networks and no others."""
+    from spiking_mnist.rundir import pretrained
+    environment = {k: v for k, v in os.environ.items() if k != pretrained.ENVIRONMENT}
+    return [mock.patch.object(pretrained, "PACKAGE_DIR", tmp / "networks"),
+            mock.patch.dict("os.environ", environment, clear=True)]
+
+
+def _damaged_pretrained(tmp: Path) -> None:
+    _pretrained_networks(tmp)
+    path = tmp / "networks" / "n400" / "weights.npz"
+    path.write_bytes(_flip_middle(path.read_bytes()))
+
+
+def _nothing_copied(tmp: Path) -> None:
+    assert not (tmp / "run").exists()
+
+
+def _untrained_run(tmp: Path) -> None:
+    """A run stopped before its first checkpoint: the untrained network, 0 examples."""
+    write_run(tmp / "run")
+    manifest_path = tmp / "run" / "checkpoint" / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest["examples_seen"] = 0
+    manifest_path.write_text(json.dumps(manifest))
+
+
+def _board_not_answering(tmp: Path) -> list:
+    """A board that does not answer: sPyNNaker's connection fails as it does for one
+    (tests/test_deploy.py tries a real address that never answers)."""
+    from spinnman.exceptions import SpinnmanIOException
+    from spiking_mnist.runners import deploy
+    return _spinnaker_world(tmp) + [mock.patch.object(
+        deploy, "open_network",
+        side_effect=SpinnmanIOException("Failed to communicate with the machine"))]
+
+
 TINY_TRAINING = "--examples 2 --neurons 5 --digits 0,1 --quiet --set training.checkpoint_every=1"
 
 CASES = [
@@ -374,6 +425,24 @@ CASES = [
     Case("`analyse --out` pointed at another run (it would replace that run's metrics.json)",
          "analyse TMP/run --out TMP/other", 2, "holds a training run of its own",
          prepare=_two_runs, after=_other_metrics_kept),
+    Case("an unknown pretrained network", "evaluate --pretrained n4000 --run-dir TMP/run", 2,
+         "known: n100, n400", prepare=_pretrained_networks, patches=_only_these_pretrained,
+         after=_nothing_copied),
+    Case("a damaged pretrained network (a file whose sha256 is not the manifest's)",
+         "evaluate --pretrained n400 --run-dir TMP/run", 2, "weights.npz is damaged",
+         prepare=_damaged_pretrained, patches=_only_these_pretrained, after=_nothing_copied),
+    Case("`deploy` of a directory without a trained checkpoint",
+         "deploy TMP/run --board virtual", 2, "holds no checkpoint",
+         prepare=lambda tmp: (tmp / "run").mkdir()),
+    Case("exporting a run stopped before its first checkpoint (an untrained network)",
+         "pretrained export TMP/run n100 --into TMP/networks", 2,
+         "holds an untrained network", prepare=_untrained_run),
+    Case("`deploy` of a network too large for the board asked for (N=6400 on a SpiNN-3)",
+         "deploy TMP/run --board virtual --board-version 3", 2, "At most N=6,200 fits",
+         prepare=lambda tmp: write_run(tmp / "run", n=6400)),
+    Case("`deploy` to a board that cannot be reached", "deploy TMP/run --board 192.0.2.1", 3,
+         "could not reach the SpiNN-5 board 192.0.2.1", prepare=lambda tmp: write_run(tmp / "run"),
+         patches=_board_not_answering, needs="spynnaker"),
 ]
 
 

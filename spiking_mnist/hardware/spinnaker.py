@@ -291,6 +291,29 @@ class SpinnakerBackend(Backend):
             self._read_weights()
         return self._weights[:, slice(None) if columns is None else columns].copy()
 
+    def held_weights(self) -> np.ndarray:
+        """The input -> excitatory weights (dimensionless) of the network mapped last, read
+        back from the mapping: sPyNNaker's fixed point included (see :meth:`weight_steps`),
+        on a virtual board too; the host state is left as it is."""
+        if self._network is None:
+            raise BackendError("no network is mapped yet: run it first")
+        board = self._network.input_to_exc.get("weight", format="array")
+        return np.nan_to_num(np.asarray(board, dtype=float)) / self._uS(1.0)
+
+    def weight_steps(self) -> dict[str, dict[str, float]]:
+        """The grid (nS) of the weights each population of the mapped network holds, per
+        receptor: sPyNNaker keeps a weight as a 16-bit multiple of ``2 ** (shift - 15) /``
+        :data:`CONDUCTANCE_SCALE` uS, ``shift`` (its ring buffer's) chosen per population and
+        receptor for the largest summed input it expects."""
+        if self._network is None:
+            raise BackendError("no network is mapped yet: run it first")
+        steps = {}
+        for label, population in self._neuron_populations(self._network).items():
+            shifts = population._vertex.get_ring_buffer_shifts()
+            steps[label] = {receptor: 1e3 * 2.0 ** (shift - 15) / CONDUCTANCE_SCALE
+                            for receptor, shift in zip(("excitatory", "inhibitory"), shifts)}
+        return steps
+
     def set_weights(self, weights: np.ndarray, columns=None) -> None:
         """Dimensionless weights, shape (n_inputs, len(columns)), for the next build (only
         the pairs the network connects are mapped)."""

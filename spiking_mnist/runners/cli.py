@@ -1,4 +1,4 @@
-"""The ``spiking-mnist`` command: train, evaluate, patches, analyse, params.
+"""The ``spiking-mnist`` command: train, evaluate, deploy, pretrained, patches, analyse, params.
 
 Exit codes: 0 success, 2 bad input (data, configuration, run directory, a full disk, a run
 another process writes into), 3 backend unavailable; stopped by a signal, 128 + its number:
@@ -129,7 +129,13 @@ def parser() -> argparse.ArgumentParser:
 
     ev = sub.add_parser("evaluate", help="label neurons on training data, test, "
                         "write RUN_DIR/metrics.json")
-    ev.add_argument("run_dir", help="directory written by `spiking-mnist train`")
+    ev.add_argument("run_dir", nargs="?", help="directory written by `spiking-mnist train`")
+    ev.add_argument("--pretrained", metavar="NAME", help="test a pretrained network shipped "
+                    "with the package instead (see `spiking-mnist pretrained list`), with the "
+                    "neuron labels it ships (--label-examples labels them anew)")
+    ev.add_argument("--run-dir", dest="new_run_dir", metavar="DIR", help="with --pretrained: "
+                    "the new run directory it is copied into and its metrics written to "
+                    "(default: a new one under ~/.cache/spiking-mnist/runs)")
     ev.add_argument("--split", default="test", choices=("test", "validation"))
     ev.add_argument("--examples", type=int, help="test examples (default: all 10,000)")
     ev.add_argument("--label-examples", type=int,
@@ -165,6 +171,64 @@ def parser() -> argparse.ArgumentParser:
                     "(--record-format pickle) too: only for files you trust, as unpickling "
                     "runs code named in the file (NIX recordings are always read)")
     an.set_defaults(quiet=False)
+
+    dp = sub.add_parser("deploy", help="map a trained network, frozen, on a SpiNNaker "
+                        "machine and print what it takes; on a real machine, test it "
+                        "(RUN_DIR/metrics-spinnaker.json); a virtual board maps only")
+    dp.add_argument("run_dir", nargs="?", help="directory written by `spiking-mnist train`")
+    dp.add_argument("--pretrained", metavar="NAME", help="deploy a pretrained network "
+                    "shipped with the package instead (see `spiking-mnist pretrained list`)")
+    dp.add_argument("--run-dir", dest="new_run_dir", metavar="DIR", help="with --pretrained: "
+                    "the new run directory it is copied into (default: a new one under "
+                    "~/.cache/spiking-mnist/runs)")
+    dp.add_argument("--examples", type=int, help="on a real machine: test images (default: "
+                    "all 10,000)")
+    dp.add_argument("--label-examples", type=int, help="on a real machine: training images "
+                    "the neurons are labelled on, on the board (default: a pretrained "
+                    "network's shipped labels; a run's evaluation.label_examples)")
+    dp.add_argument("--data-dir", help="directory of the MNIST IDX files")
+    dp.add_argument("--quiet", action="store_true", help="no progress bars")
+    target = dp.add_argument_group("SpiNNaker machine (written into ~/.spynnaker.cfg if "
+                                   "there is none, never over an existing one)")
+    machine = target.add_mutually_exclusive_group(required=True)
+    machine.add_argument("--board", metavar="virtual|HOST", type=_checked(check_board),
+                         help="`virtual`: map without a board and stop (exit 0); or the IP "
+                         "address or name of a SpiNN-5 (or SpiNN-3) board")
+    machine.add_argument("--spalloc", metavar="URL", type=_checked(check_spalloc),
+                         help="the http(s) URL of a spalloc server")
+    target.add_argument("--board-version", type=int, default=5, choices=(3, 5),
+                        help="5: SpiNN-5 (48 chips, default), 3: SpiNN-3 (4 chips)")
+
+    pr = sub.add_parser("pretrained", help="pretrained networks: list them, copy one into a "
+                        "run directory, export a trained run as one")
+    actions = pr.add_subparsers(dest="action", required=True)
+    actions.add_parser("list", help="the pretrained networks, how each was trained and its "
+                       "accuracy").set_defaults(quiet=False)
+    cp = actions.add_parser("copy", help="make a new run directory of a pretrained network "
+                            "(test it with `evaluate`, train it further with `train "
+                            "--resume`)")
+    cp.add_argument("name")
+    cp.add_argument("run_dir")
+    cp.set_defaults(quiet=False)
+    ex = actions.add_parser("export", help="export a trained run as a pretrained network: "
+                            "label its neurons on training images, test it, write "
+                            "spiking_mnist/pretrained/NAME")
+    ex.add_argument("run_dir", help="directory written by `spiking-mnist train`")
+    ex.add_argument("name", help="the network's name, e.g. n400")
+    ex.add_argument("--label-examples", type=int, default=10000, help="training images the "
+                    "neurons are labelled on (default: 10,000)")
+    ex.add_argument("--test-examples", type=int, help="test images its accuracy is measured "
+                    "on with those labels (default: all 10,000; 0: not measured)")
+    ex.add_argument("--into", metavar="DIR", help="directory of pretrained networks to write "
+                    "into (default: the package's spiking_mnist/pretrained)")
+    ex.add_argument("--command", dest="trained_with", metavar="TEXT", help="the command that "
+                    "trained the run, for the record (default: rebuilt from its parameters)")
+    ex.add_argument("--threads", type=int, help="NEST threads that label and test it "
+                    "(default: the run's own; `evaluate --pretrained` tests on as many)")
+    ex.add_argument("--overwrite", action="store_true", help="replace a pretrained network "
+                    "of that name")
+    ex.add_argument("--data-dir", help="directory of the MNIST IDX files")
+    ex.add_argument("--quiet", action="store_true", help="no progress bars")
 
     params = sub.add_parser("params", help="list every parameter with unit and meaning")
     params.add_argument("--model", default="diehl_cook", choices=("diehl_cook", "patches"))
@@ -209,6 +273,10 @@ def _train(args) -> int:
 
 def _evaluate(args) -> int:
     from spiking_mnist.runners.evaluate import evaluate
+    if args.pretrained is not None or args.new_run_dir is not None:
+        return _evaluate_pretrained(args)
+    if args.run_dir is None:
+        raise ConfigError("give the run directory to evaluate, or --pretrained NAME")
     _prepare_machine(args)
     if args.examples is not None and args.examples <= 0:
         raise ConfigError("--examples must be positive")
@@ -221,6 +289,94 @@ def _evaluate(args) -> int:
           f"(N={m['n_excitatory']}, {m['examples_trained']} training examples, neurons "
           f"labelled on {m['label_examples']})")
     print(per_class_table(m))
+    return 0
+
+
+def _evaluate_pretrained(args) -> int:
+    from spiking_mnist.runners import pretrained
+    if args.pretrained is None:
+        raise ConfigError("--run-dir goes with --pretrained NAME; evaluate a run with "
+                          "`spiking-mnist evaluate RUN_DIR`")
+    if args.run_dir is not None:
+        raise ConfigError(f"--pretrained tests a shipped network: give the new directory it "
+                          f"is copied into with --run-dir {args.run_dir}, or leave out "
+                          "--pretrained to evaluate that run")
+    if args.record:
+        raise ConfigError("--record: copy the network first (`spiking-mnist pretrained copy "
+                          f"{args.pretrained} RUN_DIR`), then `spiking-mnist evaluate RUN_DIR "
+                          "--record ...`")
+    _prepare_machine(args)
+    for option in ("examples", "label_examples"):
+        if getattr(args, option) is not None and getattr(args, option) <= 0:
+            raise ConfigError(f"--{option.replace('_', '-')} must be positive")
+    m = pretrained.evaluate(args.pretrained, args.new_run_dir, args.split, args.examples,
+                            args.label_examples, args.backend, args.data_dir,
+                            not args.quiet, args.set)
+    print(f"{m['split']} accuracy: {100 * m['accuracy']:.2f} % on {m['examples']} examples "
+          f"(pretrained {args.pretrained}: N={m['n_excitatory']}, {m['examples_trained']} "
+          f"training examples, neurons labelled on {m['label_examples']})")
+    print(per_class_table(m))
+    print(f"metrics in {m['run_dir']}/" + ("metrics.json" if m["split"] == "test"
+                                            else f"metrics-{m['split']}.json"))
+    return 0
+
+
+def _deploy(args) -> int:
+    from spiking_mnist.runners import deploy
+    if (args.run_dir is None) == (args.pretrained is None):
+        raise ConfigError("give either a run directory or --pretrained NAME")
+    if args.new_run_dir is not None and args.pretrained is None:
+        raise ConfigError("--run-dir goes with --pretrained NAME; deploy a run with "
+                          "`spiking-mnist deploy RUN_DIR`")
+    for option in ("examples", "label_examples"):
+        if getattr(args, option) is not None and getattr(args, option) <= 0:
+            raise ConfigError(f"--{option.replace('_', '-')} must be positive")
+    r = deploy.deploy(args.run_dir or args.new_run_dir, args.pretrained, args.board,
+                      args.spalloc, args.board_version, args.examples, args.label_examples,
+                      args.data_dir, not args.quiet)
+    print(deploy.report(r))
+    if r["virtual"]:
+        print(f"virtual board: mapped, nothing runs (no spikes, no accuracy); mapping in "
+              f"{r['run_dir']}/{deploy.RESULTS}")
+        return 0
+    m = r["metrics"]
+    print(f"test accuracy on SpiNNaker: {100 * m['accuracy']:.2f} % on {m['examples']} "
+          f"examples ({r['labels']})")
+    print(per_class_table(m))
+    print(f"metrics in {r['run_dir']}/{deploy.RESULTS}")
+    return 0
+
+
+def _pretrained(args) -> int:
+    from spiking_mnist.rundir import pretrained as folders
+    from spiking_mnist.runners import pretrained
+    if args.action == "list":
+        networks = folders.known()
+        if not networks:
+            print("no pretrained networks installed (looked in "
+                  + ", ".join(map(str, folders.search_path())) + ")")
+        for name in networks:
+            print(pretrained.summary(folders.load(name)))
+        return 0
+    if args.action == "copy":
+        ckpt = pretrained.copy(args.name, args.run_dir)
+        print(f"copied the pretrained network {args.name} ({ckpt.examples_seen} training "
+              f"examples) into {args.run_dir}: test it with `spiking-mnist evaluate "
+              f"{args.run_dir}`, train it further with `spiking-mnist train --resume "
+              f"{args.run_dir} --examples N`")
+        return 0
+    for option in ("label_examples", "test_examples", "threads"):
+        value = getattr(args, option)
+        if value is not None and value < (0 if option == "test_examples" else 1):
+            raise ConfigError(f"--{option.replace('_', '-')} must be "
+                              + ("0 or more" if option == "test_examples" else "positive"))
+    network = pretrained.export(args.run_dir, args.name, args.label_examples,
+                                args.test_examples, args.into, args.trained_with,
+                                data_dir=args.data_dir, progress=not args.quiet,
+                                overwrite=args.overwrite, threads=args.threads)
+    print(f"exported {args.run_dir} as the pretrained network {args.name} into "
+          f"{network.folder}")
+    print(pretrained.summary(network))
     return 0
 
 
@@ -315,6 +471,10 @@ def _command(args) -> int:
             return _analyse(args)
         if args.command == "patches":
             return _patches(args)
+        if args.command == "deploy":
+            return _deploy(args)
+        if args.command == "pretrained":
+            return _pretrained(args)
         print(load_parameters(args.model, args.config, args.set).table())
         return 0
     except (ConfigError, DatasetError, CheckpointError) as err:
