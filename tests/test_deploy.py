@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from spiking_mnist.inputs.mnist import find_data_dir
 from spiking_mnist.models.parameters import load_parameters
 from spiking_mnist.runners import deploy
 from spiking_mnist.runners.cli import main
@@ -56,7 +57,9 @@ spynnaker = pytest.importorskip("spynnaker", reason="sPyNNaker is not installed"
 @pytest.fixture
 def virtual_home(tmp_path, monkeypatch):
     """A home without sPyNNaker configuration (deploy writes one for the virtual board);
-    sPyNNaker's reports in tmp."""
+    sPyNNaker's reports in tmp; MNIST found before leaving the checkout, passed on by
+    $SPIKING_MNIST_DATA (the shared copy is looked for beside the working directory)."""
+    monkeypatch.setenv("SPIKING_MNIST_DATA", str(find_data_dir(download=False)))
     (tmp_path / "home").mkdir()
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "home" / ".config"))
