@@ -322,6 +322,16 @@ def test_pickle_recordings_are_read_only_when_allowed_and_the_refusal_says_why(s
     assert main(["analyse", str(small_run)]) == 0
 
 
+@pytest.mark.parametrize("protocol", [2, 3, 4, 5])
+def test_an_allowed_pickle_of_any_protocol_is_read(small_run, protocol):
+    import pickle
+    path = small_run / "recordings/test/chunk-000000.pkl"
+    block = PickleIO(str(path)).read_block()
+    path.write_bytes(pickle.dumps(block, protocol=protocol))
+    (chunk,) = RunFiles(small_run, allow_pickle=True).chunks("test")
+    assert chunk.examples.example.tolist() == [0, 1]
+
+
 class _RunsCode:
     """What a malicious pickle holds: unpickling it calls ``os.mkdir(marker)``."""
 

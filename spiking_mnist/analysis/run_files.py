@@ -11,6 +11,7 @@ refused before it is called. NIX, the default format, holds data only.
 """
 from __future__ import annotations
 
+import _compat_pickle
 import json
 import pickle
 import re
@@ -105,13 +106,16 @@ def pickle_refusal(run_dir: Path | None, pickles: list[Path]) -> str:
 #: / ``_reconstruct*`` / ``_normalize*`` helpers defined in ``neo.core`` and ``quantities``)
 PICKLE_GLOBALS = {
     "builtins": {"dict", "list", "tuple", "set", "frozenset", "slice", "complex", "object",
-                 "bytearray", "str", "int", "float", "bool", "range"},
+                 "bytearray", "bytes", "str", "int", "float", "bool", "range"},
     "copyreg": {"_reconstructor"},
+    "_codecs": {"encode"},                    # bytes, in pickle protocol 2
     "collections": {"OrderedDict"},
     "datetime": {"datetime", "date", "time", "timedelta", "timezone"},
     "numpy": {"ndarray", "dtype"},
     "numpy.core.multiarray": {"_reconstruct", "scalar"},
     "numpy._core.multiarray": {"_reconstruct", "scalar"},
+    "numpy.core.numeric": {"_frombuffer"},    # arrays, in pickle protocol 5
+    "numpy._core.numeric": {"_frombuffer"},
 }
 _HELPERS = ("_new", "_reconstruct", "_normalize")
 
@@ -121,6 +125,10 @@ class _BlockUnpickler(pickle.Unpickler):
     else (``os.system``, ``builtins.eval``, ...) is refused before that is called."""
 
     def find_class(self, module: str, name: str):
+        # Python 2 names (protocol 2), as pickle maps them: copy_reg -> copyreg, ...
+        if (module, name) in _compat_pickle.NAME_MAPPING:
+            module, name = _compat_pickle.NAME_MAPPING[(module, name)]
+        module = _compat_pickle.IMPORT_MAPPING.get(module, module)
         if name in PICKLE_GLOBALS.get(module, ()):
             return super().find_class(module, name)
         if module.split(".")[0] == "numpy" and module.endswith("dtypes") \
