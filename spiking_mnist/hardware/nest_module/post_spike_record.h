@@ -80,6 +80,13 @@ public:
     return spikes_;
   }
 
+  //! step of the neuron's latest spike, or NONE
+  long
+  last() const
+  {
+    return last_;
+  }
+
   size_t
   size() const
   {

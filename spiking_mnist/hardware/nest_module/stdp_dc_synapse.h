@@ -147,7 +147,11 @@ public:
   {
     if ( until > t_read_ )
     {
-      potentiate_( tid, until, cp );
+      PostSpikeRecord& record = static_cast< iaf_cond_exp_fixed_step* >( get_target( tid ) )->post_spike_record();
+      if ( record.last() > t_read_ - get_delay_steps() )
+      {
+        potentiate_( record, until, cp );
+      }
       t_read_ = until;
     }
   }
@@ -194,7 +198,7 @@ private:
   /* Potentiation by the postsynaptic spikes that reached the synapse in (t_read_, until]:
    * spikes at steps in (t_read_ - delay, until - delay]. Returns the index in the record
    * just past them. */
-  size_t potentiate_( size_t tid, long until, const STDPDCCommonProperties& cp );
+  size_t potentiate_( PostSpikeRecord& record, long until, const STDPDCCommonProperties& cp );
 
   long t_lastspike_ = PostSpikeRecord::NONE; //!< last presynaptic spike (steps)
   long t_read_ = 0;                          //!< postsynaptic spikes read up to here (steps, at the synapse)
@@ -206,10 +210,12 @@ constexpr nest::ConnectionModelProperties stdp_dc_synapse< targetidentifierT >::
 
 template < typename targetidentifierT >
 inline size_t
-stdp_dc_synapse< targetidentifierT >::potentiate_( size_t tid, long until, const STDPDCCommonProperties& cp )
+stdp_dc_synapse< targetidentifierT >::potentiate_( PostSpikeRecord& record,
+  long until,
+  const STDPDCCommonProperties& cp )
 {
   const long delay = get_delay_steps();
-  auto& spikes = static_cast< iaf_cond_exp_fixed_step* >( get_target( tid ) )->post_spike_record().spikes();
+  auto& spikes = record.spikes();
   const long last = until - delay;
   const long first = t_read_ - delay;
   size_t end = spikes.size();
@@ -241,21 +247,28 @@ inline bool
 stdp_dc_synapse< targetidentifierT >::send( nest::Event& e, size_t tid, const STDPDCCommonProperties& cp )
 {
   const long t_spike = e.get_stamp().get_steps();
-  size_t end = potentiate_( tid, t_spike, cp );
-  t_read_ = t_spike;
-
-  // depression by post1 at the spike: the latest postsynaptic spike that reached the
-  // synapse strictly before it
+  const long at = t_spike - get_delay_steps(); // the time at the cell
   auto* target = static_cast< iaf_cond_exp_fixed_step* >( get_target( tid ) );
-  auto& spikes = target->post_spike_record().spikes();
-  const long at = t_spike - get_delay_steps();
-  if ( end > 0 and spikes[ end - 1 ].step == at )
+  PostSpikeRecord& record = target->post_spike_record();
+
+  // the latest postsynaptic spike that reached the synapse strictly before this one (its
+  // post1 depresses): without a spike since the synapse last read, the cell's latest
+  long latest = record.last();
+  if ( latest > t_read_ - get_delay_steps() )
   {
-    --end;
+    // postsynaptic spikes reached the synapse since it last read: potentiate
+    size_t end = potentiate_( record, t_spike, cp );
+    auto& spikes = record.spikes();
+    if ( end > 0 and spikes[ end - 1 ].step == at )
+    {
+      --end;
+    }
+    latest = end > 0 ? spikes[ end - 1 ].step : PostSpikeRecord::NONE;
   }
-  if ( end > 0 )
+  t_read_ = t_spike;
+  if ( latest != PostSpikeRecord::NONE )
   {
-    weight_ = std::max( weight_ - cp.nu_pre_ * cp.post1_( at - spikes[ end - 1 ].step ), 0.0 );
+    weight_ = std::max( weight_ - cp.nu_pre_ * cp.post1_( at - latest ), 0.0 );
   }
   t_lastspike_ = t_spike;
 
