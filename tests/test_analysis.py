@@ -374,3 +374,20 @@ def test_receptive_fields_tile_any_number_of_neurons(n, grid):
     r, c = divmod(k, grid[1])
     assert np.array_equal(tiled[29 * r:29 * r + 28, 29 * c:29 * c + 28], images[k])
     assert np.isnan(tiled).sum() == tiled.size - n * 28 * 28
+
+
+def test_a_figure_cut_short_leaves_the_old_png_whole(tmp_path):
+    path = tmp_path / "weights.png"
+    fig = figures.receptive_fields(np.random.default_rng(0).random((784, 4)), (28, 28))
+    figures.save(fig, path)
+    before = path.read_bytes()
+
+    def cut(stream, **kwargs):
+        stream.write(b"\x89PNG half")
+        raise KeyboardInterrupt
+    fig.savefig = cut
+    with pytest.raises(KeyboardInterrupt):
+        figures.save(fig, path)
+    assert path.read_bytes() == before
+    assert matplotlib.image.imread(path).shape[2] == 4
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["weights.png"]

@@ -13,14 +13,16 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from spiking_mnist.rundir import files
+
 DIGIT_COLOURS = np.array(matplotlib.colormaps["tab10"].colors)
 UNLABELLED = (1.0, 1.0, 1.0)
 
 
 def save(fig: Figure, path: Path) -> Path:
-    """Write ``fig`` to ``path`` as a PNG."""
-    fig.savefig(path, dpi=100)
-    return path
+    """Write ``fig`` to ``path`` as a PNG, atomically (a crash leaves the old file or the
+    new one, whole)."""
+    return files.write_atomic(Path(path), lambda f: fig.savefig(f, format="png", dpi=100))
 
 
 def _figure(width: float, height: float) -> Figure:

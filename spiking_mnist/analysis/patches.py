@@ -4,7 +4,6 @@ each layer, and a summary of the readouts.
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +12,7 @@ from matplotlib.figure import Figure
 from spiking_mnist.analysis import figures
 from spiking_mnist.models import patches
 from spiking_mnist.models.diehl_cook import assign_labels
-from spiking_mnist.rundir import checkpoint
+from spiking_mnist.rundir import checkpoint, files
 from spiking_mnist.rundir.hierarchy import PARAMETERS, images_of, load_codes, parameters_of
 
 
@@ -112,9 +111,10 @@ def analyse(run_dir: str | Path, out_dir: str | Path | None = None, example: int
                           params, int(images.labels[example]), assignments)
         drawn["code"] = figures.save(fig, out / f"code-{split}-{example}.png").name
         if metrics_path.exists():
-            (out / "metrics.json").write_text(metrics_path.read_text())
+            copied = metrics_path.read_bytes()
+            files.write_atomic(out / "metrics.json", lambda f: f.write(copied))
     else:
         skipped["code"] = f"{split} example {example} is not coded by all three layers yet"
     summary = {"out_dir": str(out), "figures": drawn, "skipped": skipped}
-    (out / "summary.json").write_text(json.dumps(summary, indent=1))
+    files.write_json(out / "summary.json", summary)
     return summary
