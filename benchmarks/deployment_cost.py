@@ -9,7 +9,7 @@ on the same test images with the same input spikes; the twin is scored with the 
 neuron labels and relabelled on its own responses to the same training images. Prints a
 Markdown table (and writes JSON with ``--out``).
 
-(``experiments/deployment_cost.py`` is another study: it *trains* the SpiNNaker variant and
+(``experiments/variant_cost.py`` is another study: it *trains* the SpiNNaker variant and
 the reference network and compares them.)
 
     python benchmarks/deployment_cost.py --pretrained n400

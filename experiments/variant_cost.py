@@ -2,7 +2,7 @@
 variants (e.g. the SpiNNaker-constrained one) trained the same way on NEST and tested on the
 same images.
 
-    python experiments/deployment_cost.py --neurons 400 --examples 10000 --seeds 1 2 3 \\
+    python experiments/variant_cost.py --neurons 400 --examples 10000 --seeds 1 2 3 \\
         --run-root runs/deployment --arm spinnaker=@spiking_mnist/models/variants/spinnaker.toml \\
         --arm delays-1ms=exc_to_inh.delay=1.0,inh_to_exc.delay=1.0
 
@@ -12,7 +12,7 @@ seed) trains in RUN_ROOT/NAME-sSEED and is tested once (its metrics.json is kept
 same command again to continue where it stopped (a stopped training resumes from its last
 checkpoint). Prints the accuracy of every run, and for each arm its mean and its mean paired
 difference from the reference (same seed) with the standard deviation over seeds; writes
-them to RUN_ROOT/deployment_cost.json.
+them to RUN_ROOT/variant_cost.json.
 """
 from __future__ import annotations
 
@@ -101,7 +101,7 @@ def main() -> None:
         print(f"{name} | " + " | ".join(f"{100 * v:.2f} %" for v in values)
               + f" | {100 * values.mean():.2f} % | {gap.mean():+.2f}{spread} points")
     root.mkdir(parents=True, exist_ok=True)
-    (root / "deployment_cost.json").write_text(json.dumps(
+    (root / "variant_cost.json").write_text(json.dumps(
         {"neurons": args.neurons, "examples": args.examples, "seeds": args.seeds,
          "label_examples": args.label_examples, "test_examples": args.test_examples,
          "arms": {name: {"config": config, "overrides": overrides}
