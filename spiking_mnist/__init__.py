@@ -25,14 +25,21 @@ import numpy as np
 from spiking_mnist.hardware import BACKENDS, Backend, BackendError, open_backend
 from spiking_mnist.inputs.mnist import DatasetError, Split
 from spiking_mnist.models.diehl_cook import DiehlCookNetwork
+from spiking_mnist.models.network import Network, NetworkModel, StandardSTDP, load_model
 from spiking_mnist.models.parameters import ConfigError, Parameters
 from spiking_mnist.rundir.checkpoint import Checkpoint, CheckpointError
 
 __all__ = ["BACKENDS", "Backend", "BackendError", "Checkpoint", "CheckpointError",
-           "ConfigError", "DatasetError", "DiehlCookNetwork", "Parameters", "Split",
-           "build_network", "deploy", "evaluate", "load_mnist", "load_parameters",
-           "load_pretrained", "open_backend", "read_run", "resume", "run_hierarchy",
-           "show_digit", "train"]
+           "ConfigError", "DatasetError", "DiehlCookNetwork", "Network", "NetworkModel",
+           "Parameters", "Split", "StandardSTDP", "build_network", "deploy", "evaluate",
+           "load_mnist", "load_model", "load_parameters", "load_pretrained", "open_backend",
+           "read_run", "resume", "run_hierarchy", "show_digit", "train"]
+
+def _model(model) -> NetworkModel:
+    """A network module's file (``.py``) loaded, a :class:`NetworkModel` as it is, or
+    D&C's network for None."""
+    return model if isinstance(model, NetworkModel) else load_model(model)
+
 
 def load_parameters(model: str = "diehl_cook", config: str | PathLike[str] | None = None,
                     overrides: Iterable[str] = ()) -> Parameters:
@@ -40,8 +47,10 @@ def load_parameters(model: str = "diehl_cook", config: str | PathLike[str] | Non
 
     Parameters
     ----------
-    model : str
-        ``"diehl_cook"`` (the winner-take-all network) or ``"patches"`` (the hierarchy).
+    model : str or path-like
+        ``"diehl_cook"`` (the winner-take-all network), ``"patches"`` (the hierarchy) or
+        the ``.py`` file of a network module of your own (D&C's parameters and its own
+        sections; see :func:`load_model`).
     config : str or path-like, optional
         A TOML file of plain values (``[excitatory]`` / ``tau_m = 120.0``), or the name of a
         shipped variant (``"spinnaker"``).
@@ -59,6 +68,9 @@ def load_parameters(model: str = "diehl_cook", config: str | PathLike[str] | Non
         For an unknown name, a wrong type or an impossible value, saying which.
     """
     from spiking_mnist.models.parameters import load_parameters as load
+    if str(model).endswith(".py"):
+        own = load_model(model)
+        return load(own.name, config, overrides, base=own.defaults())
     return load(model, config, overrides)
 
 
@@ -89,8 +101,9 @@ def load_mnist(split: str = "train", data_dir: str | PathLike[str] | None = None
 
 def build_network(sim, params: Parameters, weights: np.ndarray | None = None,
                   delays: np.ndarray | None = None, theta: np.ndarray | None = None,
-                  seed: int | None = None) -> DiehlCookNetwork:
-    """Build a frozen Diehl & Cook network with a PyNN module, standard types only.
+                  seed: int | None = None, model: str | PathLike[str] | NetworkModel | None = None):
+    """Build a frozen Diehl & Cook network (or ``model``'s) with a PyNN module, standard
+    types only.
 
     Call ``sim.setup()`` first (on NEST with ``min_delay`` one time step, see
     :func:`show_digit`). The input weights are static, D&C's random initial ones unless
@@ -112,13 +125,15 @@ def build_network(sim, params: Parameters, weights: np.ndarray | None = None,
     theta : ndarray, optional
         Each excitatory neuron's homeostatic threshold rise (mV), shape (N,); the
         initial ``theta.initial`` if not given.
+    model : str, path-like or NetworkModel, optional
+        A network module of your own (:func:`load_model`); D&C's network if None.
 
     Returns
     -------
     DiehlCookNetwork
         Its populations (``inputs``: a ``SpikeSourceArray`` per pixel, ``excitatory``,
         ``inhibitory``) and projections (``input_to_exc``, ``exc_to_inh``,
-        ``inh_to_exc``).
+        ``inh_to_exc``); a network module's own object for ``model``.
     """
     from spiking_mnist.models import diehl_cook
     n_inputs = 784 if weights is None else weights.shape[0]
@@ -129,8 +144,8 @@ def build_network(sim, params: Parameters, weights: np.ndarray | None = None,
     if delays is None:
         delays = diehl_cook.input_delays(params, n_inputs, rng)
     unit = diehl_cook.synaptic_unit(params, "excitatory", "excitatory")
-    network = diehl_cook.build(sim, params, n_inputs,
-                               sim.StaticSynapse(weight=0.0, delay=sim.get_time_step()))
+    network = _model(model).build(sim, params, n_inputs,
+                                  sim.StaticSynapse(weight=0.0, delay=sim.get_time_step()))
     network.input_to_exc.set(weight=weights * unit, delay=delays)
     homeostasis = diehl_cook.Homeostasis(params, theta)
     network.excitatory.set(v_thresh=homeostasis.thresholds())
@@ -179,8 +194,9 @@ def show_digit(sim, network: DiehlCookNetwork, image: np.ndarray, params: Parame
 def train(run_dir: str | PathLike[str], params: Parameters | None = None,
           examples: int | None = None, backend: str = "nest",
           data_dir: str | PathLike[str] | None = None, progress: bool = True,
-          overwrite: bool = False, digits: Sequence[int] | None = None) -> Checkpoint:
-    """Train a Diehl & Cook network from scratch into ``run_dir``.
+          overwrite: bool = False, digits: Sequence[int] | None = None,
+          model: str | PathLike[str] | NetworkModel | None = None) -> Checkpoint:
+    """Train a Diehl & Cook network (or ``model``) from scratch into ``run_dir``.
 
     Checkpoints are written every ``training.checkpoint_every`` examples; an interrupted
     run continues with :func:`resume`, bit for bit as if never stopped.
@@ -203,6 +219,10 @@ def train(run_dir: str | PathLike[str], params: Parameters | None = None,
         Replace the run already in ``run_dir``.
     digits : sequence of int, optional
         Train, label and test on these classes only.
+    model : str, path-like or NetworkModel, optional
+        A network module of your own (:func:`load_model`; ``params`` then from
+        ``load_parameters(model_file)``); D&C's network if None. Its checkpoints name its
+        file, and :func:`resume`, :func:`evaluate` and :func:`deploy` take the same.
 
     Returns
     -------
@@ -219,15 +239,17 @@ def train(run_dir: str | PathLike[str], params: Parameters | None = None,
         For bad parameters, data or backends, saying what to do.
     """
     from spiking_mnist.runners import train as training
-    params = load_parameters() if params is None else params
+    network = _model(model)
+    params = network.defaults() if params is None else params
     if examples is not None:
         params = params.with_values({"training": {"examples": examples}}, "examples")
     return training.train(Path(run_dir), params, backend, data_dir, progress, digits,
-                          overwrite)
+                          overwrite, model=network)
 
 
 def resume(run_dir: str | PathLike[str], examples: int | None = None, backend: str = "nest",
-           data_dir: str | PathLike[str] | None = None, progress: bool = True) -> Checkpoint:
+           data_dir: str | PathLike[str] | None = None, progress: bool = True,
+           model: str | PathLike[str] | NetworkModel | None = None) -> Checkpoint:
     """Continue the run in ``run_dir`` from its last checkpoint.
 
     Parameters
@@ -236,8 +258,8 @@ def resume(run_dir: str | PathLike[str], examples: int | None = None, backend: s
         A directory written by :func:`train`.
     examples : int, optional
         A larger total of training examples, to train further.
-    backend, data_dir, progress
-        As for :func:`train`.
+    backend, data_dir, progress, model
+        As for :func:`train`: ``model`` the network module that made the run.
 
     Returns
     -------
@@ -251,13 +273,15 @@ def resume(run_dir: str | PathLike[str], examples: int | None = None, backend: s
         process writes into it.
     """
     from spiking_mnist.runners import train as training
-    return training.resume(Path(run_dir), backend, data_dir, progress, examples)
+    return training.resume(Path(run_dir), backend, data_dir, progress, examples,
+                           model=_model(model))
 
 
 def evaluate(run_dir: str | PathLike[str] | None = None, split: str = "test",
              examples: int | None = None, label_examples: int | None = None,
              backend: str = "nest", data_dir: str | PathLike[str] | None = None,
-             progress: bool = True, pretrained: str | None = None) -> dict:
+             progress: bool = True, pretrained: str | None = None,
+             model: str | PathLike[str] | NetworkModel | None = None) -> dict:
     """Label the trained network's neurons on training images, then test it.
 
     Writes ``metrics.json`` (``metrics-validation.json``) and ``responses-<split>.npz`` into
@@ -278,8 +302,8 @@ def evaluate(run_dir: str | PathLike[str] | None = None, split: str = "test",
     label_examples : int, optional
         Training images the neurons are labelled on (default
         ``evaluation.label_examples``).
-    backend, data_dir, progress
-        As for :func:`train`.
+    backend, data_dir, progress, model
+        As for :func:`train`: ``model`` the network module that made the run.
 
     Returns
     -------
@@ -295,7 +319,7 @@ def evaluate(run_dir: str | PathLike[str] | None = None, split: str = "test",
         raise TypeError("evaluate() needs run_dir or pretrained")
     from spiking_mnist.runners import evaluate as evaluation
     return evaluation.evaluate(Path(run_dir), split, examples, label_examples, backend,
-                               data_dir, progress)
+                               data_dir, progress, model=_model(model))
 
 
 def load_pretrained(name: str, search: Iterable[str | PathLike[str]] = ()):
@@ -329,7 +353,7 @@ def load_pretrained(name: str, search: Iterable[str | PathLike[str]] = ()):
 def deploy(run_dir: str | PathLike[str] | None = None, pretrained: str | None = None,
            board: str | None = "virtual", spalloc: str | None = None, board_version: int = 5,
            examples: int | None = None, data_dir: str | PathLike[str] | None = None,
-           progress: bool = True) -> dict:
+           progress: bool = True, model: str | PathLike[str] | NetworkModel | None = None) -> dict:
     """Map a trained network, frozen, on SpiNNaker; on a real machine, test it too.
 
     The network is built from the same description with the board's time step (1 ms,
@@ -352,6 +376,8 @@ def deploy(run_dir: str | PathLike[str] | None = None, pretrained: str | None = 
         SpiNN-5 (48 chips) or SpiNN-3 (4 chips).
     examples : int, optional
         Test images on a real machine (default all).
+    model : str, path-like or NetworkModel, optional
+        The network module that made the run (see :func:`train`).
 
     Returns
     -------
@@ -363,7 +389,8 @@ def deploy(run_dir: str | PathLike[str] | None = None, pretrained: str | None = 
     if spalloc is not None and board == "virtual":
         board = None
     return deployment.deploy(None if run_dir is None else Path(run_dir), pretrained, board,
-                             spalloc, board_version, examples, None, data_dir, progress)
+                             spalloc, board_version, examples, None, data_dir, progress,
+                             model=_model(model))
 
 
 def read_run(run_dir: str | PathLike[str], allow_pickle: bool = False):

@@ -59,7 +59,7 @@ def configure_machine(name: str, board: str | None = None, spalloc: str | None =
     return prepare(board, spalloc, board_version)
 
 
-def open_backend(name: str, params) -> Backend:
+def open_backend(name: str, params, max_delay: float | None = None) -> Backend:
     """Set up backend ``name`` for a simulation of the network of ``params``.
 
     Parameters
@@ -68,6 +68,8 @@ def open_backend(name: str, params) -> Backend:
         One of :data:`BACKENDS`.
     params : Parameters
         The run's parameters; ``params.simulation`` sets up the simulator.
+    max_delay : float, optional
+        The network's longest synaptic delay (ms); D&C's by default.
 
     Returns
     -------
@@ -83,6 +85,7 @@ def open_backend(name: str, params) -> Backend:
     """
     cls = backend_class(name)
     cls.check(params)
-    max_delay = max(params.input_to_exc.delay_max, params.exc_to_inh.delay,
-                    params.inh_to_exc.delay)
+    if max_delay is None:
+        max_delay = max(params.input_to_exc.delay_max, params.exc_to_inh.delay,
+                        params.inh_to_exc.delay)
     return cls(params.simulation, max_delay)

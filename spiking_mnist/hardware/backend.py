@@ -18,7 +18,10 @@ Optional, declared as class attributes rather than probed:
   excitatory cell raise its own threshold at every spike (else theta is kept on the host
   and written with :meth:`Backend.set_thresholds` after each run);
 - :attr:`Backend.cell_types`: the backend's own classes for PyNN standard cell types, used
-  by the model's ``build`` in place of the standard ones (same parameters).
+  by the model's ``build`` in place of the standard ones (same parameters);
+- :attr:`Backend.standard_stdp`: the PyNN standard timing and weight dependences it runs,
+  for a network whose learning rule is PyNN's standard STDP
+  (:class:`~spiking_mnist.models.network.StandardSTDP`; :meth:`Backend.check_rule`).
 
 Backends that cannot change a mapped network (SpiNNaker) rebuild it with the ``rebuild``
 callable given to :meth:`Backend.attach`. Adding a backend: ``docs/adding-a-backend.md``.
@@ -58,6 +61,10 @@ class Backend(abc.ABC):
     normalises_in_place: ClassVar[bool] = False
     #: the backend's excitatory cells can keep D&C's homeostatic theta themselves
     keeps_theta_in_cells: ClassVar[bool] = False
+    #: PyNN standard STDP it runs: ``timing_dependence`` and ``weight_dependence`` -> the
+    #: class names of its PyNN module (see :meth:`check_rule`)
+    standard_stdp: ClassVar[Mapping[str, tuple[str, ...]]] = {"timing_dependence": (),
+                                                              "weight_dependence": ()}
 
     #: the PyNN module of this backend (``pyNN.nest``, ``pyNN.spiNNaker``)
     sim: Any
@@ -81,11 +88,32 @@ class Backend(abc.ABC):
             With what to change.
         """
 
+    @classmethod
+    def check_rule(cls, rule) -> None:
+        """Refuse a network's standard learning ``rule`` (a
+        :class:`~spiking_mnist.models.network.StandardSTDP`) this backend lacks, before
+        anything is built.
+
+        Raises
+        ------
+        ConfigError
+            Naming what is missing and what the backend runs.
+        """
+        from spiking_mnist.models.parameters import ConfigError
+        for part in ("timing_dependence", "weight_dependence"):
+            name = getattr(rule, part)
+            if name not in cls.standard_stdp[part]:
+                raise ConfigError(
+                    f"the {cls.name} backend has no {name} ({part} of the network's "
+                    f"learning rule {rule.describe()}); it runs "
+                    f"{', '.join(cls.standard_stdp[part]) or 'none'}")
+
     @abc.abstractmethod
     def input_synapse(self, stdp, native_per_unit: float):
         """The PyNN synapse type of input -> excitatory: D&C's STDP (``stdp``, the
-        ``[stdp]`` parameters) or static (``stdp`` None); one dimensionless weight is
-        ``native_per_unit`` of the backend's weight unit."""
+        ``[stdp]`` parameters, rule by ``stdp.rule``), PyNN's standard STDP (``stdp`` a
+        :class:`~spiking_mnist.models.network.StandardSTDP`) or static (``stdp`` None);
+        one dimensionless weight is ``native_per_unit`` of the backend's weight unit."""
 
     @abc.abstractmethod
     def attach(self, network, stdp, rebuild: Rebuild) -> None:

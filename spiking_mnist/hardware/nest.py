@@ -46,6 +46,7 @@ from pyNN.standardmodels import build_translations
 
 from spiking_mnist.hardware import nest_extension
 from spiking_mnist.hardware.backend import Backend, BackendError
+from spiking_mnist.models.network import StandardSTDP
 from spiking_mnist.models.parameters import ConfigError
 
 NAME = "nest"
@@ -109,9 +110,13 @@ def _set_node_values(nodes, values: list[dict]) -> None:
 
 def _not_synaptic_current_init(record: logging.LogRecord) -> bool:
     """Drop PyNN's warning that NEST refuses initial synaptic currents: IF_curr_exp asks for
-    0, which NEST starts from anyway, and PyNN logs it for every population."""
-    return not record.getMessage().startswith(
-        "NEST does not allow setting an initial value for I_syn")
+    0, which NEST starts from anyway, and PyNN logs it for every population; and its three
+    lines saying it chose ``stdp_synapse`` for PyNN's standard STDP, at every build."""
+    message = record.getMessage()
+    return not (message.startswith("NEST does not allow setting an initial value for I_syn")
+                or message.startswith(("Several STDP models are available",
+                                       "By default, stdp_synapse"))
+                or message == "stdp_synapse")
 
 
 def import_pynn_nest():
@@ -203,6 +208,13 @@ class NestBackend(Backend):
     """
 
     name = NAME
+    #: PyNN's standard STDP on NEST: ``stdp_synapse`` (or ``stdp_synapse_hom``), whose
+    #: weight dependences PyNN translates to its ``mu_plus`` and ``mu_minus``
+    standard_stdp = {"timing_dependence": ("SpikePairRule",),
+                     "weight_dependence": ("AdditiveWeightDependence",
+                                           "MultiplicativeWeightDependence",
+                                           "AdditivePotentiationMultiplicativeDepression",
+                                           "GutigWeightDependence")}
 
     @classmethod
     def check(cls, params) -> None:
@@ -271,6 +283,8 @@ class NestBackend(Backend):
         self._native_per_unit = native_per_unit
         if stdp is None:
             return self.sim.StaticSynapse(weight=0.0, delay=self.timestep)
+        if isinstance(stdp, StandardSTDP):   # PyNN's: NEST's stdp_synapse (PyNN units)
+            return stdp.synapse(self.sim, native_per_unit * 1e-3, self.timestep)
         rule = STDP_RULES[stdp.rule]
         return self.sim.native_synapse_type(rule.synapse_model)(
             weight=0.0, delay=self.timestep, **rule.synapse(stdp, native_per_unit))
@@ -280,8 +294,13 @@ class NestBackend(Backend):
         NEST changes a network in place, so it never needs ``rebuild``."""
         nest = self._nest
         exc = network.excitatory.node_collection
-        if stdp is not None and (cells := STDP_RULES[stdp.rule].cells(stdp)):
+        if stdp is not None and not isinstance(stdp, StandardSTDP) \
+                and (cells := STDP_RULES[stdp.rule].cells(stdp)):
             exc.set(**cells)
+        if isinstance(stdp, StandardSTDP):
+            # the module scales only its own and D&C's synapse types in place; NEST's
+            # stdp_synapse weights are read, scaled and written back through its dictionaries
+            self.normalises_in_place = False
         # PyNN's own SpikeSourceArray (a network built without self.cell_types) has a
         # generator and a relay per input: set_input_spikes refuses it
         self._injectors = None if network.inputs.celltype.uses_parrot \

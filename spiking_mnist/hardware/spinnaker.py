@@ -46,6 +46,7 @@ from spynnaker.pyNN.models.projection import Projection
 
 from spiking_mnist.hardware.backend import Backend, BackendError
 from spiking_mnist.hardware import spinnaker_binaries, spinnaker_config, spinnaker_resources
+from spiking_mnist.models.network import StandardSTDP
 
 NAME = "spinnaker"
 #: most neurons of each population on one core (see the table above)
@@ -86,6 +87,10 @@ class SpinnakerBackend(Backend):
 
     name = NAME
     cell_types: dict = {}
+    #: PyNN's standard STDP in sPyNNaker (pair rule, additive or multiplicative weights)
+    standard_stdp = {"timing_dependence": ("SpikePairRule",),
+                     "weight_dependence": ("AdditiveWeightDependence",
+                                           "MultiplicativeWeightDependence")}
 
     @classmethod
     def check(cls, params) -> None:
@@ -141,7 +146,8 @@ class SpinnakerBackend(Backend):
     def input_synapse(self, stdp, unit_conductance_nS: float):
         """The input -> excitatory synapse type: D&C STDP, or static if ``stdp`` is None."""
         self._stdp, self._nS_per_unit = stdp, unit_conductance_nS
-        if stdp is not None and (problems := stdp_rounding(stdp, unit_conductance_nS)):
+        if stdp is not None and not isinstance(stdp, StandardSTDP) \
+                and (problems := stdp_rounding(stdp, unit_conductance_nS)):
             self.end()  # a refused network leaves no sPyNNaker session behind
             raise BackendError(
                 "SpiNNaker holds STDP steps as fixed-point conductances: at "
@@ -154,6 +160,8 @@ class SpinnakerBackend(Backend):
         sim, s = self.sim, self._stdp
         if s is None:
             return sim.StaticSynapse(weight=0.0, delay=self.timestep)
+        if isinstance(s, StandardSTDP):
+            return s.synapse(sim, self._uS(1.0), self.timestep)
         per_w_max = 1.0 / s.w_max if s.w_max > 0 else 0.0  # sPyNNaker multiplies A by w_max
         return sim.STDPMechanism(
             timing_dependence=sim.extra_models.PfisterSpikeTriplet(
@@ -238,10 +246,12 @@ class SpinnakerBackend(Backend):
         i, j = np.indices(self._weights.shape).reshape(2, -1) if pairs is None \
             else np.nonzero(pairs)
         rows = np.column_stack([i, j, self._uS(self._weights[i, j]), self._delays[i, j]])
-        connectors = {"input_to_exc": self.sim.FromListConnector(rows),
-                      "inh_to_exc": self.sim.FromListConnector(
-                          np.argwhere(self._masks["inh_to_exc"]))}
-        if self._masks["exc_to_inh"].shape[1] != self._n:   # shared: not one-to-one
+        connectors = {"input_to_exc": self.sim.FromListConnector(rows)}
+        if "inh_to_exc" in self._masks:
+            connectors["inh_to_exc"] = self.sim.FromListConnector(
+                np.argwhere(self._masks["inh_to_exc"]))
+        if "exc_to_inh" in self._masks \
+                and self._masks["exc_to_inh"].shape[1] != self._n:   # shared: not one-to-one
             connectors["exc_to_inh"] = self.sim.FromListConnector(
                 np.argwhere(self._masks["exc_to_inh"]))
         return connectors

@@ -64,6 +64,14 @@ class Parameters:
     def spec(self, section: str, key: str) -> Parameter:
         return self._sections[section][key]
 
+    def section_names(self) -> tuple[str, ...]:
+        return tuple(self._sections)
+
+    def with_sections(self, name: str, sections: Mapping[str, Mapping[str, Parameter]]
+                      ) -> "Parameters":
+        """These parameters and ``sections`` (new ones) under the name ``name``."""
+        return Parameters(name, {**self._sections, **sections})
+
     def values(self) -> dict[str, dict[str, int | float]]:
         """Plain nested values, as stored in checkpoints and manifests."""
         return {s: {k: p.value for k, p in entries.items()} for s, entries in self._sections.items()}
@@ -154,13 +162,24 @@ def _parse_spec(section: str, key: str, entry: Any, source: str) -> Parameter:
                      None if choices is None else tuple(choices))
 
 
+def parse_parameter_file(text: str, source: str) -> dict[str, dict[str, Parameter]]:
+    """The sections of a parameter file (entries ``name = {value, unit, meaning[, min, max,
+    choices]}``); ``source`` names it in messages."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"{source} is not valid TOML: {err}") from None
+    for section, entries in data.items():
+        if not isinstance(entries, Mapping):
+            raise ConfigError(f"{source}: {section} must be a [section] of entries")
+    return {s: {k: _parse_spec(s, k, e, source) for k, e in entries.items()}
+            for s, entries in data.items()}
+
+
 def load_defaults(model: str) -> Parameters:
     """The packaged parameter file of ``model`` (e.g. "diehl_cook")."""
     text = resources.files("spiking_mnist.models").joinpath(f"{model}.toml").read_text()
-    data = tomllib.loads(text)
-    return Parameters(model, {
-        s: {k: _parse_spec(s, k, e, f"{model}.toml") for k, e in entries.items()}
-        for s, entries in data.items()})
+    return Parameters(model, parse_parameter_file(text, f"{model}.toml"))
 
 
 def variants() -> dict[str, Path]:

@@ -36,7 +36,9 @@ def code_version() -> str:
 
 @dataclass
 class Checkpoint:
-    """A trained state: weights (n_inputs, n_exc) dimensionless, delays (ms), theta (mV)."""
+    """A trained state: weights (n_inputs, n_exc) dimensionless, delays (ms), theta (mV);
+    ``model_file`` and ``model_sha256`` name the network module that made it and its
+    contents' digest (None for D&C's network, part of the package)."""
 
     model: str
     parameters: dict[str, dict[str, Any]]
@@ -46,6 +48,8 @@ class Checkpoint:
     examples_seen: int
     backend: str
     info: dict[str, Any] = field(default_factory=dict)
+    model_file: str | None = None
+    model_sha256: str | None = None
 
     def check_shapes(self) -> None:
         n = self.parameters["network"]["n_excitatory"]
@@ -86,6 +90,8 @@ def save(run_dir: Path, ckpt: Checkpoint) -> Path:
         manifest = {"format": FORMAT, "model": ckpt.model, "examples_seen": ckpt.examples_seen,
                     "backend": ckpt.backend, "code_version": code_version(),
                     "parameters": ckpt.parameters, "info": ckpt.info}
+        if ckpt.model_file is not None:
+            manifest.update(model_file=ckpt.model_file, model_sha256=ckpt.model_sha256)
         text = json.dumps(manifest, indent=1).encode()
         files.write_synced(tmp / "manifest.json", lambda f: f.write(text),
                            f"{final.parent.name}/checkpoint/manifest.json")
@@ -204,11 +210,13 @@ def load(run_dir: Path) -> Checkpoint:
     if manifest.get("format") != FORMAT:
         raise CheckpointError(f"checkpoint in {path} has format {manifest.get('format')}, "
                               f"this version reads format {FORMAT}")
-    if manifest.get("model") not in MODELS:
+    if manifest.get("model") not in MODELS and not manifest.get("model_file"):
         raise CheckpointError(f"checkpoint in {path} holds a {manifest.get('model')!r} model; "
-                              f"this version trains and tests {', '.join(MODELS)}")
+                              f"this version trains and tests {', '.join(MODELS)} and "
+                              "network modules given with --model")
     ckpt = Checkpoint(manifest["model"], manifest["parameters"], arrays["weights"],
                       arrays["delays"], arrays["theta"], manifest["examples_seen"],
-                      manifest["backend"], manifest.get("info", {}))
+                      manifest["backend"], manifest.get("info", {}),
+                      manifest.get("model_file"), manifest.get("model_sha256"))
     ckpt.check_shapes()
     return ckpt

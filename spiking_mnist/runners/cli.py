@@ -95,6 +95,11 @@ def _recording_plan(args, default_examples: str):
         neurons=tuple(sorted(neurons)), format=args.record_format, chunk=args.record_chunk)
 
 
+def _model_option(p: argparse.ArgumentParser, what: str) -> None:
+    p.add_argument("--model", metavar="FILE.py", help=f"{what} a network module of your "
+                   "own (see docs/your-own-network.md) instead of D&C's network")
+
+
 def _digits(text: str) -> list[int]:
     try:
         digits = sorted({int(d) for d in text.split(",")})
@@ -124,6 +129,7 @@ def parser() -> argparse.ArgumentParser:
                        help="train (and later label and test) on these digits only, e.g. 0,1")
     train.add_argument("--overwrite", action="store_true",
                        help="replace the run already in --run-dir")
+    _model_option(train, "train (with --resume: continue the run of)")
     _common(train)
     _recording_options(train)
 
@@ -143,6 +149,7 @@ def parser() -> argparse.ArgumentParser:
     ev.add_argument("--set", action="append", default=[], metavar="evaluation.NAME=VALUE",
                     help="override one evaluation parameter, e.g. "
                     "--set evaluation.restart_every=5000")
+    _model_option(ev, "test the run of")
     _common(ev)
     _recording_options(ev)
 
@@ -188,6 +195,7 @@ def parser() -> argparse.ArgumentParser:
                     "network's shipped labels; a run's evaluation.label_examples)")
     dp.add_argument("--data-dir", help="directory of the MNIST IDX files")
     dp.add_argument("--quiet", action="store_true", help="no progress bars")
+    _model_option(dp, "map the run of")
     target = dp.add_argument_group("SpiNNaker machine (written into ~/.spynnaker.cfg if "
                                    "there is none, never over an existing one)")
     machine = target.add_mutually_exclusive_group(required=True)
@@ -231,7 +239,8 @@ def parser() -> argparse.ArgumentParser:
     ex.add_argument("--quiet", action="store_true", help="no progress bars")
 
     params = sub.add_parser("params", help="list every parameter with unit and meaning")
-    params.add_argument("--model", default="diehl_cook", choices=("diehl_cook", "patches"))
+    params.add_argument("--model", default="diehl_cook", metavar="diehl_cook|patches|FILE.py",
+                        help="the network whose parameters are listed (default: diehl_cook)")
     params.add_argument("--config")
     params.add_argument("--set", action="append", default=[], metavar="SECTION.NAME=VALUE")
     return top
@@ -245,14 +254,17 @@ def _prepare_machine(args) -> None:
 
 
 def _train(args) -> int:
+    from spiking_mnist.models.network import load_model
     from spiking_mnist.runners.train import resume, train
+    model = load_model(args.model)
     _prepare_machine(args)
     if args.resume:
         if args.set or args.config or args.neurons or args.digits or args.overwrite:
             raise ConfigError("--resume continues a run with its own parameters; only "
-                              "--examples (a larger total), --data-dir and --quiet apply")
+                              "--examples (a larger total), --model (the run's own), "
+                              "--data-dir and --quiet apply")
         ckpt = resume(args.resume, args.backend, args.data_dir, not args.quiet, args.examples,
-                      _recording_plan(args, "every:100"))
+                      _recording_plan(args, "every:100"), model=model)
         print(f"trained {ckpt.examples_seen} examples; checkpoint in {args.resume}/checkpoint")
         return 0
     overrides = list(args.set)
@@ -260,10 +272,10 @@ def _train(args) -> int:
         overrides.append(f"training.examples={args.examples}")
     if args.neurons is not None:
         overrides.append(f"network.n_excitatory={args.neurons}")
-    params = load_parameters("diehl_cook", args.config, overrides)
+    params = load_parameters("diehl_cook", args.config, overrides, base=model.defaults())
     ckpt = train(args.run_dir, params, args.backend, args.data_dir, progress=not args.quiet,
                  digits=args.digits, overwrite=args.overwrite,
-                 recording=_recording_plan(args, "every:100"))
+                 recording=_recording_plan(args, "every:100"), model=model)
     rate = ckpt.info.get("train_examples_per_second")
     print(f"trained {ckpt.examples_seen} examples"
           + ("" if rate is None else f" at {rate:.2f} examples/s")
@@ -272,9 +284,14 @@ def _train(args) -> int:
 
 
 def _evaluate(args) -> int:
+    from spiking_mnist.models.network import load_model
     from spiking_mnist.runners.evaluate import evaluate
     if args.pretrained is not None or args.new_run_dir is not None:
+        if args.model is not None:
+            raise ConfigError("--model goes with a run directory; a pretrained network is "
+                              "D&C's network")
         return _evaluate_pretrained(args)
+    model = load_model(args.model)
     if args.run_dir is None:
         raise ConfigError("give the run directory to evaluate, or --pretrained NAME")
     _prepare_machine(args)
@@ -284,7 +301,7 @@ def _evaluate(args) -> int:
         raise ConfigError("--label-examples must be positive")
     m = evaluate(args.run_dir, args.split, args.examples, args.label_examples, args.backend,
                  args.data_dir, progress=not args.quiet,
-                 recording=_recording_plan(args, "all"), overrides=args.set)
+                 recording=_recording_plan(args, "all"), overrides=args.set, model=model)
     print(f"{m['split']} accuracy: {100 * m['accuracy']:.2f} % on {m['examples']} examples "
           f"(N={m['n_excitatory']}, {m['examples_trained']} training examples, neurons "
           f"labelled on {m['label_examples']})")
@@ -322,9 +339,14 @@ def _evaluate_pretrained(args) -> int:
 
 
 def _deploy(args) -> int:
+    from spiking_mnist.models.network import load_model
     from spiking_mnist.runners import deploy
     if (args.run_dir is None) == (args.pretrained is None):
         raise ConfigError("give either a run directory or --pretrained NAME")
+    if args.model is not None and args.pretrained is not None:
+        raise ConfigError("--model goes with a run directory; a pretrained network is "
+                          "D&C's network")
+    model = load_model(args.model)
     if args.new_run_dir is not None and args.pretrained is None:
         raise ConfigError("--run-dir goes with --pretrained NAME; deploy a run with "
                           "`spiking-mnist deploy RUN_DIR`")
@@ -333,7 +355,7 @@ def _deploy(args) -> int:
             raise ConfigError(f"--{option.replace('_', '-')} must be positive")
     r = deploy.deploy(args.run_dir or args.new_run_dir, args.pretrained, args.board,
                       args.spalloc, args.board_version, args.examples, args.label_examples,
-                      args.data_dir, not args.quiet)
+                      args.data_dir, not args.quiet, model=model)
     print(deploy.report(r))
     if r["virtual"]:
         print(f"virtual board: mapped, nothing runs (no spikes, no accuracy); mapping in "
@@ -441,6 +463,19 @@ def _analyse(args) -> int:
     return 0
 
 
+def _params(args) -> int:
+    if args.model in ("diehl_cook", "patches"):
+        print(load_parameters(args.model, args.config, args.set).table())
+        return 0
+    if not args.model.endswith(".py"):
+        raise ConfigError(f"--model {args.model}: give diehl_cook, patches or the .py file "
+                          "of a network module")
+    from spiking_mnist.models.network import load_model
+    model = load_model(args.model)
+    print(load_parameters(model.name, args.config, args.set, base=model.defaults()).table())
+    return 0
+
+
 def _stop_at_once(signum, frame):
     raise Interrupted(signum)
 
@@ -475,8 +510,7 @@ def _command(args) -> int:
             return _deploy(args)
         if args.command == "pretrained":
             return _pretrained(args)
-        print(load_parameters(args.model, args.config, args.set).table())
-        return 0
+        return _params(args)
     except (ConfigError, DatasetError, CheckpointError) as err:
         print(f"spiking-mnist: error: {err}", file=sys.stderr)
         return EXIT_BAD_INPUT

@@ -33,6 +33,7 @@ import numpy as np
 
 from spiking_mnist.hardware import BackendError, configure_machine
 from spiking_mnist.models import diehl_cook
+from spiking_mnist.models.network import DIEHL_COOK, NetworkModel
 from spiking_mnist.models.parameters import ConfigError, Parameters, variants
 from spiking_mnist.rundir import files, lock, pretrained
 from spiking_mnist.rundir.checkpoint import Checkpoint
@@ -212,7 +213,7 @@ def _machine_error(err: BaseException, machine: str) -> Exception:
 def deploy(run_dir: Path | None = None, name: str | None = None, board: str | None = None,
            spalloc: str | None = None, board_version: int = 5, examples: int | None = None,
            label_examples: int | None = None, data_dir=None, progress: bool = True,
-           search: Iterable[str] = ()) -> dict:
+           search: Iterable[str] = (), model: NetworkModel = DIEHL_COOK) -> dict:
     """Map the frozen network of ``run_dir`` (or of pretrained network ``name``, copied into
     ``run_dir`` or a new directory under the user's cache) on a SpiNNaker machine
     (``board``: ``"virtual"``, a host name or IP address; or ``spalloc``: a server's URL)
@@ -220,7 +221,8 @@ def deploy(run_dir: Path | None = None, name: str | None = None, board: str | No
 
     Returns what it wrote into ``RUN_DIR/metrics-spinnaker.json``: the machine, the
     resources of the mapping, the weight quantisation error and, on a real machine, the
-    metrics ``evaluate`` writes.
+    metrics ``evaluate`` writes. ``model`` is the network that made the run (refused if
+    another).
     """
     if name is not None:
         network = pretrained.load(name, search)
@@ -232,7 +234,7 @@ def deploy(run_dir: Path | None = None, name: str | None = None, board: str | No
         run_dir = Path(run_dir)
     # refused before a machine is configured: no trained network, or one too large
     ckpt = network.checkpoint if network is not None else shipped.trained_checkpoint(run_dir)
-    params, _ = board_twin(ckpt)
+    params, _ = board_twin(ckpt, model)
     if spalloc is None:
         check_fits(params, board_version)
     setup = configure_machine("spinnaker", board, spalloc, board_version)
@@ -240,13 +242,15 @@ def deploy(run_dir: Path | None = None, name: str | None = None, board: str | No
         ckpt = pretrained.copy_to_run(network, run_dir) if network is not None \
             else shipped.trained_checkpoint(run_dir)
         return _deploy(run_dir, ckpt, network, setup, board, spalloc, board_version,
-                       examples, label_examples, data_dir, progress)
+                       examples, label_examples, data_dir, progress, model)
 
 
-def board_twin(ckpt: Checkpoint) -> tuple[Parameters, Checkpoint]:
-    """The parameters and state of the frozen network of ``ckpt`` as the board runs it
-    (:func:`board_parameters`, :func:`board_delays`; weights and theta as trained)."""
-    params = board_parameters(shipped.parameters_of(ckpt))
+def board_twin(ckpt: Checkpoint, model: NetworkModel = DIEHL_COOK
+               ) -> tuple[Parameters, Checkpoint]:
+    """The parameters and state of the frozen network of ``ckpt`` (made by ``model``) as
+    the board runs it (:func:`board_parameters`, :func:`board_delays`; weights and theta
+    as trained)."""
+    params = board_parameters(shipped.parameters_of(ckpt, model=model))
     delays = board_delays(ckpt.delays, params.simulation.timestep)
     return params, Checkpoint(ckpt.model, params.values(), ckpt.weights, delays, ckpt.theta,
                               ckpt.examples_seen, ckpt.backend, ckpt.info)
@@ -261,7 +265,8 @@ def _from_spinnaker(err: BaseException) -> bool:
 
 
 def map_frozen(params: Parameters, frozen: Checkpoint, images: np.ndarray,
-               machine: str = "the configured SpiNNaker machine") -> dict:
+               machine: str = "the configured SpiNNaker machine",
+               model: NetworkModel = DIEHL_COOK) -> dict:
     """Build the frozen network (``params``, ``frozen``'s state) with the SpiNNaker backend
     and map it with the first simulator run of the test phase on ``images`` (flattened):
     on a real machine that run executes. Returns the resources, the weights the mapping holds
@@ -271,7 +276,7 @@ def map_frozen(params: Parameters, frozen: Checkpoint, images: np.ndarray,
     backend = None
     try:
         backend, _ = open_network(params, "spinnaker", frozen.weights, frozen.delays,
-                                  frozen.theta, plastic=False)
+                                  frozen.theta, plastic=False, model=model)
         shown = images[:params.evaluation.showings_per_run]
         backend.set_input_spikes(first_chunk(params, shown))
         backend.run(len(shown) * (params.encoding.presentation + params.encoding.rest))
@@ -294,10 +299,11 @@ def map_frozen(params: Parameters, frozen: Checkpoint, images: np.ndarray,
 
 
 def _deploy(run_dir: Path, ckpt: Checkpoint, network, setup: str, board, spalloc,
-            board_version: int, examples, label_examples, data_dir, progress: bool) -> dict:
+            board_version: int, examples, label_examples, data_dir, progress: bool,
+            model: NetworkModel = DIEHL_COOK) -> dict:
     from spiking_mnist.hardware.spinnaker_config import requested
-    trained = shipped.parameters_of(ckpt)
-    params, frozen = board_twin(ckpt)
+    trained = shipped.parameters_of(ckpt, model=model)
+    params, frozen = board_twin(ckpt, model)
     dt = params.simulation.timestep
     digits = ckpt.info.get("digits")
     n = params.network.n_excitatory
@@ -306,7 +312,8 @@ def _deploy(run_dir: Path, ckpt: Checkpoint, network, setup: str, board, spalloc
     ckpt.check_inputs(target.images.shape[1:], "the test split")
     machine = requested(board, spalloc, board_version)
     machine_name = str(machine) if machine is not None else "the configured SpiNNaker machine"
-    mapped = map_frozen(params, frozen, target.images.reshape(len(target), -1), machine_name)
+    mapped = map_frozen(params, frozen, target.images.reshape(len(target), -1), machine_name,
+                        model)
     held, virtual = mapped["held"], mapped["virtual"]
     q = quantisation(ckpt.weights, held)
     result = {
@@ -330,10 +337,10 @@ def _deploy(run_dir: Path, ckpt: Checkpoint, network, setup: str, board, spalloc
         else:
             n_label = label_examples or params.evaluation.label_examples
             labelling = shipped.labelling_split(params, n_label, digits, data_dir)
-            labels = shipped.label(params, BOARD_BACKEND, frozen, labelling, progress)
+            labels = shipped.label(params, BOARD_BACKEND, frozen, labelling, progress, model)
             result["labels"] = f"labelled on the board on {len(labelling)} training images"
         metrics, counts = shipped.test(params, BOARD_BACKEND, frozen, target, "test", labels,
-                                       progress)
+                                       progress, model)
         result["metrics"] = metrics
         shipped.write_results(run_dir, RESULTS, result, counts, target, labels, "spinnaker")
     else:

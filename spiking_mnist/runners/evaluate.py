@@ -12,7 +12,8 @@ from tqdm import tqdm
 
 from spiking_mnist.inputs import mnist
 from spiking_mnist.models import diehl_cook
-from spiking_mnist.models.parameters import ConfigError, load_defaults
+from spiking_mnist.models.network import DIEHL_COOK, NetworkModel, model_of_checkpoint
+from spiking_mnist.models.parameters import ConfigError
 from spiking_mnist.models.readout import metrics_of
 from spiking_mnist.rundir import checkpoint, files, lock
 from spiking_mnist.runners.presentation import Presenter
@@ -85,24 +86,26 @@ def evaluation_overrides(overrides: Sequence[str]) -> list[str]:
 def evaluate(run_dir: Path, split: str = "test", examples: int | None = None,
              label_examples: int | None = None, backend_name: str = "nest", data_dir=None,
              progress: bool = True, recording: RecordingPlan | None = None,
-             overrides: Sequence[str] = ()) -> dict:
+             overrides: Sequence[str] = (), model: NetworkModel = DIEHL_COOK) -> dict:
     """Label the neurons on training examples, test on ``split`` and write metrics.json;
     with ``recording``, Neo recordings of both phases into ``run_dir/recordings``.
-    ``overrides`` (``evaluation.name=value``) change how the trained network is tested."""
+    ``overrides`` (``evaluation.name=value``) change how the trained network is tested;
+    ``model`` is the network that made the run (refused if another)."""
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         checkpoint.load(run_dir)   # says it holds no checkpoint
     with lock.writer(run_dir, create=False):
         return _evaluate(run_dir, split, examples, label_examples, backend_name, data_dir,
-                         progress, recording, overrides)
+                         progress, recording, overrides, model)
 
 
 def _evaluate(run_dir: Path, split: str, examples: int | None, label_examples: int | None,
               backend_name: str, data_dir, progress: bool, recording: RecordingPlan | None,
-              overrides: Sequence[str]) -> dict:
+              overrides: Sequence[str], model: NetworkModel) -> dict:
     """:func:`evaluate`, holding the run directory's lock."""
     ckpt = checkpoint.load(run_dir)
-    params = load_defaults(ckpt.model).with_values(ckpt.parameters, "checkpoint")
+    model_of_checkpoint(ckpt.model, ckpt.model_file, ckpt.model_sha256, model)
+    params = model.defaults().with_values(ckpt.parameters, "checkpoint")
     params = params.with_overrides(evaluation_overrides(overrides))
     n_label = label_examples or params.evaluation.label_examples
     n_test = examples or params.evaluation.test_examples
@@ -127,7 +130,7 @@ def _evaluate(run_dir: Path, split: str, examples: int | None, label_examples: i
 
     def frozen_network():
         return open_network(params, backend_name, ckpt.weights, ckpt.delays, ckpt.theta,
-                            plastic=False, recording=recording)[0]
+                            plastic=False, recording=recording, model=model)[0]
 
     recorders = {}
     if recording is not None:

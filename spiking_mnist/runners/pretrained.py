@@ -21,6 +21,7 @@ import numpy as np
 
 from spiking_mnist.inputs import mnist
 from spiking_mnist.models import diehl_cook
+from spiking_mnist.models.network import DIEHL_COOK, NetworkModel, model_of_checkpoint
 from spiking_mnist.models.parameters import Parameters, load_defaults
 from spiking_mnist.models.readout import metrics_of
 from spiking_mnist.rundir import checkpoint, files, lock, pretrained
@@ -36,11 +37,14 @@ LABEL_EXAMPLES = 10000
 
 
 # -- the label and test phases of evaluate ------------------------------------------------
-def parameters_of(ckpt: Checkpoint, overrides: Sequence[str] = ()) -> Parameters:
+def parameters_of(ckpt: Checkpoint, overrides: Sequence[str] = (),
+                  model: NetworkModel = DIEHL_COOK) -> Parameters:
     """The parameters of a trained network, with ``evaluation.*`` overrides and
     ``simulation.threads`` (how many cores test it; NEST's results can differ in the last
-    spikes between thread counts)."""
-    params = load_defaults(ckpt.model).with_values(ckpt.parameters, "checkpoint")
+    spikes between thread counts); ``model`` the network that made it (refused if
+    another)."""
+    model_of_checkpoint(ckpt.model, ckpt.model_file, ckpt.model_sha256, model)
+    params = model.defaults().with_values(ckpt.parameters, "checkpoint")
     threads = [o for o in overrides if o.replace(" ", "").startswith("simulation.threads=")]
     params = params.with_overrides(threads)
     return params.with_overrides(evaluation_overrides(
@@ -73,13 +77,14 @@ def tested_split(params: Parameters, split: str, n_test: int, digits,
 
 def frozen_responses(params: Parameters, backend_name: str, ckpt: Checkpoint,
                      examples: mnist.Split, stream: str, progress: bool,
-                     assignments: np.ndarray | None = None) -> tuple[np.ndarray, int]:
+                     assignments: np.ndarray | None = None,
+                     model: NetworkModel = DIEHL_COOK) -> tuple[np.ndarray, int]:
     """Spike counts of the frozen network of ``ckpt`` (plasticity off, theta folded into
     the thresholds) on ``examples``, built by ``backend_name`` with ``params`` (which may
     differ from the trained ones, e.g. a board's time step), as ``evaluate`` runs it."""
     def frozen_network():
         return open_network(params, backend_name, ckpt.weights, ckpt.delays, ckpt.theta,
-                            plastic=False)[0]
+                            plastic=False, model=model)[0]
     return responses(frozen_network, examples, stream, params, progress,
                      assignments=assignments, theta=ckpt.theta,
                      restart_every=params.evaluation.restart_every,
@@ -87,18 +92,20 @@ def frozen_responses(params: Parameters, backend_name: str, ckpt: Checkpoint,
 
 
 def label(params: Parameters, backend_name: str, ckpt: Checkpoint, examples: mnist.Split,
-          progress: bool) -> np.ndarray:
+          progress: bool, model: NetworkModel = DIEHL_COOK) -> np.ndarray:
     """Each neuron's digit (-1: silent) from its responses to ``examples`` (D&C)."""
-    counts, _ = frozen_responses(params, backend_name, ckpt, examples, "label", progress)
+    counts, _ = frozen_responses(params, backend_name, ckpt, examples, "label", progress,
+                                 model=model)
     return diehl_cook.assign_labels(counts, examples.labels)
 
 
 def test(params: Parameters, backend_name: str, ckpt: Checkpoint, target: mnist.Split,
-         split: str, assignments: np.ndarray, progress: bool) -> tuple[dict, np.ndarray]:
+         split: str, assignments: np.ndarray, progress: bool,
+         model: NetworkModel = DIEHL_COOK) -> tuple[dict, np.ndarray]:
     """The metrics ``evaluate`` writes (labels given) and the test responses."""
     start = time.perf_counter()
     counts, input_spikes = frozen_responses(params, backend_name, ckpt, target, split,
-                                            progress, assignments)
+                                            progress, assignments, model)
     seconds = time.perf_counter() - start
     predictions = diehl_cook.predict(counts, assignments)
     metrics = {"split": split, "digits": ckpt.info.get("digits"), "examples": len(target),
@@ -174,6 +181,11 @@ def export(run_dir: Path, name: str, label_examples: int = LABEL_EXAMPLES,
         raise pretrained.PretrainedError(f"{folder} exists; choose another name or pass "
                                          "--overwrite")
     trained = trained_checkpoint(run_dir)
+    if trained.model_file is not None:
+        raise checkpoint.CheckpointError(
+            f"{run_dir} was trained with the network module {trained.model_file}; a "
+            "pretrained network is D&C's network: test the run with `spiking-mnist evaluate "
+            f"{run_dir} --model {trained.model_file}`")
     params = parameters_of(trained, [] if threads is None else
                            [f"simulation.threads={threads}"])
     ckpt = pretrained.as_shipped(trained, params.simulation.timestep)

@@ -16,11 +16,12 @@ from tqdm import tqdm
 from spiking_mnist.hardware import backend_class
 from spiking_mnist.inputs import mnist
 from spiking_mnist.models import diehl_cook
-from spiking_mnist.models.parameters import ConfigError, load_defaults
+from spiking_mnist.models.network import DIEHL_COOK, NetworkModel, model_of_checkpoint
+from spiking_mnist.models.parameters import ConfigError
 from spiking_mnist.rundir import checkpoint, files, lock
 from spiking_mnist.runners.presentation import Presenter, Showing, SimulatorRun
 from spiking_mnist.runners.recording import Recorder, RecordingPlan, block_annotations
-from spiking_mnist.runners.session import open_network
+from spiking_mnist.runners.session import check_model, open_network
 
 log = logging.getLogger("spiking_mnist.train")
 
@@ -58,11 +59,12 @@ def add_to_history(run_dir: Path, key: str, entry: dict) -> None:
     files.write_json(path, history)
 
 
-def _validate(run_dir: Path, backend_name: str, data_dir, params) -> None:
+def _validate(run_dir: Path, backend_name: str, data_dir, params,
+              model: NetworkModel = DIEHL_COOK) -> None:
     """Test the checkpoint just written on the validation split; append to history.json."""
     from spiking_mnist.runners.evaluate import evaluate
     m = evaluate(run_dir, "validation", params.training.validation_examples,
-                 backend_name=backend_name, data_dir=data_dir, progress=False)
+                 backend_name=backend_name, data_dir=data_dir, progress=False, model=model)
     add_to_history(run_dir, "validation", {"examples_seen": m["examples_trained"],
                                            "accuracy": m["accuracy"],
                                            "examples": m["examples"]})
@@ -197,23 +199,26 @@ class StopOnInterrupt:
 def train(run_dir: Path, params, backend_name: str = "nest", data_dir=None,
           progress: bool = True, digits=None, overwrite: bool = False,
           recording: RecordingPlan | None = None,
-          data: mnist.Split | None = None) -> checkpoint.Checkpoint:
+          data: mnist.Split | None = None,
+          model: NetworkModel = DIEHL_COOK) -> checkpoint.Checkpoint:
     """Train from scratch into ``run_dir``, which must not hold a run unless ``overwrite``.
 
     ``digits`` restricts training (and later labelling and testing) to those classes;
     ``recording`` writes Neo recordings of the chosen training examples. ``data`` replaces
     the MNIST training split by other inputs (the patches and codes of
     :mod:`~spiking_mnist.runners.hierarchy`; give the same again to :func:`resume`).
+    ``model`` is the network trained (:func:`~spiking_mnist.models.network.load_model`;
+    D&C's by default); its checkpoints name its file.
     """
     run_dir = Path(run_dir)
     with lock.writer(run_dir):
         return _train(run_dir, params, backend_name, data_dir, progress, digits, overwrite,
-                      recording, data)
+                      recording, data, model)
 
 
 def _train(run_dir: Path, params, backend_name: str, data_dir, progress: bool, digits,
            overwrite: bool, recording: RecordingPlan | None,
-           data: mnist.Split | None) -> checkpoint.Checkpoint:
+           data: mnist.Split | None, model: NetworkModel) -> checkpoint.Checkpoint:
     """:func:`train`, holding the run directory's lock."""
     if checkpoint.has_checkpoint(run_dir) and not overwrite:
         raise checkpoint.CheckpointError(
@@ -221,7 +226,7 @@ def _train(run_dir: Path, params, backend_name: str, data_dir, progress: bool, d
             "another --run-dir, or pass --overwrite to replace it")
     if overwrite:
         refuse_to_overwrite(run_dir)
-    diehl_cook.validate(params)
+    model.validate(params)
     backend_class(backend_name).check(params)
     if overwrite and checkpoint.has_checkpoint(run_dir):
         kept = checkpoint.remove_run(run_dir)
@@ -231,31 +236,37 @@ def _train(run_dir: Path, params, backend_name: str, data_dir, progress: bool, d
     if data is None:
         data = training_split(params, data_dir, digits)
     n_inputs = data.images[0].size
+    check_model(model, params, backend_name, n_inputs)
     rng = np.random.default_rng(params.simulation.seed)
     weights = diehl_cook.normalise_columns(
         diehl_cook.initial_weights(params, n_inputs, rng), params.normalisation.column_sum)
     start = checkpoint.Checkpoint(
-        model=diehl_cook.MODEL, parameters=params.values(), weights=weights,
+        model=model.name, parameters=params.values(), weights=weights,
         delays=diehl_cook.input_delays(params, n_inputs, rng),
         theta=diehl_cook.Homeostasis(params).theta, examples_seen=0, backend=backend_name,
         info={"digits": digits, "fired": [], "spikes": 0, "input_spikes": 0,
-              "train_seconds": 0.0})
+              "train_seconds": 0.0},
+        model_file=None if model.packaged else str(model.file), model_sha256=model.sha256)
     run_dir.mkdir(parents=True, exist_ok=True)
     checkpoint.save(run_dir, start)  # the untrained network: a run from its first moment
-    return _continue(run_dir, params, start, backend_name, data_dir, progress, recording, data)
+    return _continue(run_dir, params, start, backend_name, data_dir, progress, recording, data,
+                     model)
 
 
 def resume(run_dir: Path, backend_name: str = "nest", data_dir=None, progress: bool = True,
            examples: int | None = None,
            recording: RecordingPlan | None = None,
-           data: mnist.Split | None = None) -> checkpoint.Checkpoint:
+           data: mnist.Split | None = None,
+           model: NetworkModel = DIEHL_COOK) -> checkpoint.Checkpoint:
     """Continue the run in ``run_dir`` from its checkpoint, up to ``training.examples`` (or
-    ``examples``, to train further); ``data`` as given to :func:`train`."""
+    ``examples``, to train further); ``data`` as given to :func:`train`; ``model`` the
+    network that made the run (refused if another)."""
     if not Path(run_dir).is_dir():
         checkpoint.load(run_dir)   # says it holds no checkpoint
     with lock.writer(run_dir, create=False):
         ckpt = checkpoint.load(run_dir)
-        params = load_defaults(ckpt.model).with_values(ckpt.parameters, "checkpoint")
+        model_of_checkpoint(ckpt.model, ckpt.model_file, ckpt.model_sha256, model)
+        params = model.defaults().with_values(ckpt.parameters, "checkpoint")
         if examples is not None:
             params = params.with_values({"training": {"examples": examples}}, "--examples")
         if ckpt.examples_seen >= params.training.examples:
@@ -263,7 +274,7 @@ def resume(run_dir: Path, backend_name: str = "nest", data_dir=None, progress: b
                 f"{run_dir} has already seen {ckpt.examples_seen} examples; pass --examples "
                 "with a larger total to train further")
         return _continue(Path(run_dir), params, ckpt, backend_name, data_dir, progress,
-                         recording, data)
+                         recording, data, model)
 
 
 def refuse_to_overwrite(run_dir: Path) -> None:
@@ -287,7 +298,8 @@ def refuse_to_overwrite(run_dir: Path) -> None:
 
 def _continue(run_dir: Path, params, ckpt: checkpoint.Checkpoint, backend_name: str,
               data_dir, progress: bool, recording: RecordingPlan | None,
-              data: mnist.Split | None = None) -> checkpoint.Checkpoint:
+              data: mnist.Split | None = None,
+              model: NetworkModel = DIEHL_COOK) -> checkpoint.Checkpoint:
     """Train from the state in ``ckpt`` to ``training.examples``, checkpointing as set.
 
     The simulation is restarted from every checkpoint it writes (fresh membranes and traces,
@@ -324,7 +336,7 @@ def _continue(run_dir: Path, params, ckpt: checkpoint.Checkpoint, backend_name: 
             segment_began, segment_k = time.perf_counter(), k
             backend, _ = open_network(diehl_cook.in_phase(params, k), backend_name,
                                       ckpt.weights, ckpt.delays, homeostasis.theta,
-                                      plastic=True, recording=recording)
+                                      plastic=True, recording=recording, model=model)
             if recorder is not None:
                 recorder.attach(backend)
             normaliser = ColumnNormaliser(backend, params.normalisation.column_sum,
@@ -363,7 +375,7 @@ def _continue(run_dir: Path, params, ckpt: checkpoint.Checkpoint, backend_name: 
             # what D&C test with, not the last winner's column grown by ~20 units
             normaliser.normalise()
             ckpt = checkpoint.Checkpoint(
-                model=diehl_cook.MODEL, parameters=params.values(),
+                model=ckpt.model, parameters=params.values(),
                 weights=backend.get_weights(), delays=ckpt.delays,
                 theta=homeostasis.theta.copy(), examples_seen=k, backend=backend_name,
                 info={"digits": ckpt.info["digits"],
@@ -372,7 +384,8 @@ def _continue(run_dir: Path, params, ckpt: checkpoint.Checkpoint, backend_name: 
                       "train_seconds": seconds,
                       "train_examples_per_second":
                           (k - k_start) / max(seconds - seconds_start, 1e-9),
-                      "mean_spikes_per_example": spikes / max(k, 1)})
+                      "mean_spikes_per_example": spikes / max(k, 1)},
+                model_file=ckpt.model_file, model_sha256=ckpt.model_sha256)
             if recorder is not None:
                 recorder.flush()
             backend.end()
@@ -386,7 +399,7 @@ def _continue(run_dir: Path, params, ckpt: checkpoint.Checkpoint, backend_name: 
                     "window": params.training.running_accuracy_window})
             checkpoint.save(run_dir, ckpt)
             if validate_every and k % validate_every == 0 and not stop.requested:
-                _validate(run_dir, backend_name, data_dir, params)
+                _validate(run_dir, backend_name, data_dir, params, model)
             if stop.requested and k < n_examples:
                 bar.close()
                 raise TrainingInterrupted(
