@@ -83,10 +83,12 @@ def _drive(nest, cells, trains):
 
 
 def run_network(threads: int, reads: list[float], seed: int = 2, n_pre: int = 16,
-                n_post: int = 8, duration: float = 600.0, rule=RULE):
+                n_post: int = 8, duration: float = 600.0, rule=RULE,
+                model: str = "stdp_dc_synapse"):
     """A network of ``n_pre`` spike_train_injectors onto ``n_post`` fixed-step cells through
-    stdp_dc_synapses (delays 0.5-10 ms, random initial weights), the cells forced to spike at
-    fixed times; weights read through KernelConnections after each ``reads`` time (ms).
+    synapses of the module's ``model`` with parameters ``rule`` (delays 0.5-10 ms, random
+    initial weights), the cells forced to spike at fixed times; weights read through
+    KernelConnections after each ``reads`` time (ms).
     Returns the recorded pre and post spike times, the connections (source index, target
     index, delay, initial weight) and the weights read."""
     nest = import_pynn_nest()[1]
@@ -103,16 +105,16 @@ def run_network(threads: int, reads: list[float], seed: int = 2, n_pre: int = 16
     cells = nest.Create("iaf_cond_exp_fixed_step", n_post, params=dict(
         E_L=-65.0, E_ex=-65.0, V_reset=-65.0, V_th=-50.0, V_m=-65.0, t_ref=0.0))
     _drive(nest, cells, post_trains)
-    nest.SetDefaults("stdp_dc_synapse", rule)
+    nest.SetDefaults(model, rule)
     delays = rng.choice([0.5, 1.0, 2.5, 4.0, 10.0], (n_post, n_pre))
     weights = np.where(rng.random((n_post, n_pre)) < 0.3, rng.choice([0.0, rule["Wmax"]],
                        (n_post, n_pre)), rng.uniform(0, rule["Wmax"], (n_post, n_pre)))
-    nest.Connect(inputs, cells, "all_to_all", {"synapse_model": "stdp_dc_synapse",
+    nest.Connect(inputs, cells, "all_to_all", {"synapse_model": model,
                                                "weight": weights, "delay": delays})
     recorders = [nest.Create("spike_recorder") for _ in range(2)]
     nest.Connect(inputs, recorders[0])
     nest.Connect(cells, recorders[1])
-    synapse_id = nest.GetDefaults("stdp_dc_synapse")["synapse_modelid"]
+    synapse_id = nest.GetDefaults(model)["synapse_modelid"]
     read = []
     kernel = None
     for until in reads:

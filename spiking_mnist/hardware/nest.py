@@ -23,7 +23,9 @@ input -> excitatory STDP   by ``stdp.rule`` (:data:`STDP_RULES`): ``triplet_all_
                            (``Aminus``) and triplet potentiation (``Aplus_triplet``) terms:
                            D&C's rule, but with all-to-all traces (D&C reset them to 1);
                            ``nearest_spike``, this project's ``stdp_dc_synapse``: D&C's rule
-                           as their code states it (its header says what still differs)
+                           as their code states it (its header says what still differs);
+                           ``power_law``, ``exponential`` and ``pre_and_post``, this
+                           project's ``stdp_trace_synapse``: the other rules D&C compared
 =========================  ==================================================================
 
 With ``network.synapses = "current"`` both cell types are PyNN ``IF_curr_exp``
@@ -67,6 +69,18 @@ class StdpRule:
     fixed_step_cell: bool = False
 
 
+def _trace_rule(s, g: float, weight_dependence: str, depression: bool) -> dict:
+    """``stdp_trace_synapse``'s parameters for one of D&C's presynaptic-trace rules, in NEST
+    units of ``g`` per dimensionless weight: a power-law change nu * (...) * (w_max - w)^mu
+    is g^(1 - mu) times itself in those units, an exponential one nu * (...) * exp(-beta w)
+    g times, with beta / g."""
+    scale = g if weight_dependence == "exponential" else g ** (1.0 - s.mu)
+    return dict(tau_pre=s.tau_pre, tau_post=s.tau_post1, x_tar=s.x_tar, mu=s.mu,
+                beta=s.beta / g, Wmax=s.w_max * g,
+                nu_post=s.nu_post * scale, nu_pre=s.nu_pre * scale if depression else 0.0,
+                exponential=weight_dependence == "exponential")
+
+
 #: ``stdp.rule`` -> how NEST runs it
 STDP_RULES = {
     # NEST's triplet rule with D&C's two terms: Aminus * post1 at a presynaptic spike,
@@ -82,6 +96,19 @@ STDP_RULES = {
         "stdp_dc_synapse",
         lambda s, g: dict(tau_pre=s.tau_pre, tau_post1=s.tau_post1, tau_post2=s.tau_post2,
                           nu_pre=s.nu_pre * g, nu_post=s.nu_post * g, Wmax=s.w_max * g),
+        lambda s: {}, fixed_step_cell=True),
+    # the presynaptic-trace rules; a power-law weight change scales as weight^(1 - mu)
+    "power_law": StdpRule(
+        "stdp_trace_synapse",
+        lambda s, g: _trace_rule(s, g, "power_law", depression=False),
+        lambda s: {}, fixed_step_cell=True),
+    "exponential": StdpRule(
+        "stdp_trace_synapse",
+        lambda s, g: _trace_rule(s, g, "exponential", depression=False),
+        lambda s: {}, fixed_step_cell=True),
+    "pre_and_post": StdpRule(
+        "stdp_trace_synapse",
+        lambda s, g: _trace_rule(s, g, "power_law", depression=True),
         lambda s: {}, fixed_step_cell=True),
 }
 

@@ -4,7 +4,8 @@ The module (C++ sources in ``hardware/nest_module/``) holds ``iaf_cond_exp_fixed
 ``iaf_cond_exp`` equations integrated with a fixed step instead of an adaptive
 Runge-Kutta-Fehlberg solver, plus D&C's homeostatic threshold; ``stdp_dc_synapse``, D&C's
 nearest-spike STDP rule as their code states it (``stdp_dc_synapse.h`` says how it runs and
-what differs); and functions that list a projection's connections and read and write their weights and delays in one call each
+what differs); ``stdp_trace_synapse``, the presynaptic-trace rules D&C compared with it
+(power-law and exponential weight dependence, pre-and-post; ``stdp_trace_synapse.h``); and functions that list a projection's connections and read and write their weights and delays in one call each
 (:class:`KernelConnections`). It is compiled with the system's C++ compiler (``$CXX``, else ``g++``) against the headers of the installed NEST and
 of the ``boost-headers`` package, once per NEST version and source version, into
 ``$XDG_CACHE_HOME/spiking-mnist/nest-module`` (else ``~/.cache/...``; the
@@ -38,11 +39,11 @@ NAME = "spikingmnistmodule"
 #: the NEST neuron models the module registers
 MODELS = ("iaf_cond_exp_fixed_step",)
 #: the NEST synapse models the module registers (each also as ``<name>_lbl``)
-SYNAPSE_MODELS = ("stdp_dc_synapse",)
-_SOURCES = ("iaf_cond_exp_fixed_step.cpp", "stdp_dc_synapse.cpp", "connection_access.cpp",
-            "spikingmnistmodule.cpp")
-_HEADERS = ("iaf_cond_exp_fixed_step.h", "stdp_dc_synapse.h", "post_spike_record.h",
-            "include/ltdl.h")
+SYNAPSE_MODELS = ("stdp_dc_synapse", "stdp_trace_synapse")
+_SOURCES = ("iaf_cond_exp_fixed_step.cpp", "stdp_dc_synapse.cpp", "stdp_trace_synapse.cpp",
+            "connection_access.cpp", "spikingmnistmodule.cpp")
+_HEADERS = ("iaf_cond_exp_fixed_step.h", "stdp_dc_synapse.h", "stdp_trace_synapse.h",
+            "step_decay.h", "post_spike_record.h", "include/ltdl.h")
 # a kernel symbol whose mangled name shows the C++ string ABI NEST was built with
 _OLD_ABI_SYMBOL = b"_ZNK4nest4Node21get_synaptic_elementsESs"
 #: the suffix of the file beside a built module that holds the module's sha256
@@ -238,10 +239,10 @@ class KernelConnections:
 
     Each connection is named by a row of :data:`ID_KEYS` (as NEST's connection status gives
     them). STDP synapses of D&C's input (``stdp_triplet_synapse``, the module's
-    ``stdp_dc_synapse``) have their weights reached in place, ~15 ns each in the kernel's
+    ``stdp_dc_synapse`` and ``stdp_trace_synapse``) have their weights reached in place, ~15 ns each in the kernel's
     memory order (:meth:`of_projection` lists them so); other types, and delays, through
     NEST's status dictionaries, ~1 us each, still ~5x faster than PyNEST. A
-    ``stdp_dc_synapse`` first applies the potentiation its postsynaptic spikes are due
+    ``stdp_dc_synapse`` or ``stdp_trace_synapse`` first applies the potentiation its postsynaptic spikes are due
     (see ``connection_access.cpp``), so what is read, written or normalised is the rule's
     weight. Needs :func:`install` first.
     """

@@ -5,7 +5,8 @@
  *
  * NEST offers one route to a weight: a status dictionary of every parameter of the
  * connection (~1 us; PyNEST adds a Python dictionary, ~5 us). For the input synapses of the
- * D&C network (``stdp_triplet_synapse`` and this module's ``stdp_dc_synapse``, the labelled
+ * D&C network (``stdp_triplet_synapse`` and this module's ``stdp_dc_synapse`` and
+ * ``stdp_trace_synapse``, the labelled
  * ``_lbl`` forms PyNN uses, and copies of them) these functions read and write the weight in place (~15 ns when the connections
  * come in the kernel's memory order: thread, synapse type, port), reaching the kernel's connector table, the connector's
  * connections and the synapse's weight, which NEST keeps private, through explicit template
@@ -13,7 +14,7 @@
  * synapse types take the dictionary route. The layout comes from the installed NEST's
  * headers; the module is rebuilt for every NEST version.
  *
- * A ``stdp_dc_synapse`` applies the potentiation of postsynaptic spikes at its next
+ * A ``stdp_dc_synapse`` or ``stdp_trace_synapse`` applies the potentiation of postsynaptic spikes at its next
  * presynaptic spike: before its weight is read, written or scaled here, the potentiation
  * of the postsynaptic spikes that have reached it is applied (flushed), up to the time by
  * which NEST has delivered every presynaptic spike (the current time, less the minimum
@@ -36,6 +37,7 @@
 #include "target_identifier.h"
 
 #include "stdp_dc_synapse.h"
+#include "stdp_trace_synapse.h"
 
 #include "connection_label.h"  // after the headers it uses but does not include
 
@@ -45,6 +47,8 @@ using Triplet = nest::stdp_triplet_synapse< nest::TargetIdentifierPtrRport >;
 using LabelledTriplet = nest::ConnectionLabel< Triplet >;  // PyNN connects with "_lbl" models
 using DC = spiking_mnist::stdp_dc_synapse< nest::TargetIdentifierPtrRport >;
 using LabelledDC = nest::ConnectionLabel< DC >;
+using Trace = spiking_mnist::stdp_trace_synapse< nest::TargetIdentifierPtrRport >;
+using LabelledTrace = nest::ConnectionLabel< Trace >;
 
 // member(Tag{}) returns the member pointer named in the instantiation of Expose below
 template < typename Tag, typename Tag::type Member >
@@ -86,6 +90,18 @@ struct LabelledDCConnections
   using type = BlockVector< LabelledDC > nest::Connector< LabelledDC >::*;
   friend type member( LabelledDCConnections );
 };
+struct TraceConnections
+{
+  using ConnectionT = Trace;
+  using type = BlockVector< Trace > nest::Connector< Trace >::*;
+  friend type member( TraceConnections );
+};
+struct LabelledTraceConnections
+{
+  using ConnectionT = LabelledTrace;
+  using type = BlockVector< LabelledTrace > nest::Connector< LabelledTrace >::*;
+  friend type member( LabelledTraceConnections );
+};
 struct WeightOf
 {
   using type = double Triplet::*;
@@ -97,6 +113,8 @@ template struct Expose< LabelledTripletConnections, &nest::Connector< LabelledTr
 template struct Expose< WeightOf, &Triplet::weight_ >;
 template struct Expose< DCConnections, &nest::Connector< DC >::C_ >;
 template struct Expose< LabelledDCConnections, &nest::Connector< LabelledDC >::C_ >;
+template struct Expose< TraceConnections, &nest::Connector< Trace >::C_ >;
+template struct Expose< LabelledTraceConnections, &nest::Connector< LabelledTrace >::C_ >;
 
 /* The step up to which every presynaptic spike has been delivered: NEST delivers the spikes
  * of a time slice at the start of the next one, so after a completed slice those of its
@@ -151,15 +169,16 @@ weight_at( const Place& place, long )
   return &( connections[ place.port ].*member( WeightOf {} ) );
 }
 
-/* The same for a stdp_dc_synapse, after it has applied the potentiation due up to step
- * ``until`` (see the top of the file). */
+/* The same for a stdp_dc_synapse or stdp_trace_synapse, after it has applied the
+ * potentiation due up to step ``until`` (see the top of the file). */
 template < typename Tag >
 double*
 flushed_weight_at( const Place& place, long until )
 {
   auto& connection = ( static_cast< nest::Connector< typename Tag::ConnectionT >* >( place.connector )
     ->*member( Tag {} ) )[ place.port ];
-  const auto& common = static_cast< const spiking_mnist::STDPDCCommonProperties& >(
+  using Common = typename Tag::ConnectionT::CommonPropertiesType;
+  const auto& common = static_cast< const Common& >(
     nest::kernel().model_manager.get_connection_model( place.synapse, place.thread ).get_common_properties() );
   connection.flush( place.thread, until, common );
   return &connection.weight_in_place();
@@ -173,7 +192,7 @@ no_weight( const Place&, long )
 
 /* How to reach a weight of ``connector`` in place: a function that returns its address
  * (given the step up to which presynaptic spikes have been delivered), or nullptr if the
- * synapse type is not a (labelled) triplet or D&C STDP synapse, whose weight the caller
+ * synapse type is not a (labelled) triplet, D&C or trace STDP synapse, whose weight the caller
  * reads through NEST's status dictionaries instead. */
 using WeightAccess = double* (*) ( const Place&, long );
 
@@ -195,6 +214,14 @@ weight_access( nest::ConnectorBase* connector )
   if ( typeid( *connector ) == typeid( nest::Connector< DC > ) )
   {
     return flushed_weight_at< DCConnections >;
+  }
+  if ( typeid( *connector ) == typeid( nest::Connector< LabelledTrace > ) )
+  {
+    return flushed_weight_at< LabelledTraceConnections >;
+  }
+  if ( typeid( *connector ) == typeid( nest::Connector< Trace > ) )
+  {
+    return flushed_weight_at< TraceConnections >;
   }
   return no_weight;
 }
@@ -337,7 +364,7 @@ spiking_mnist_set_weights( long n,
  * (``column[i]`` in [0, n_columns) is connection i's column; ``selected`` null: all) sum to
  * ``column_sum``, as ``diehl_cook.normalise_columns`` (a column summing to 0 is left as it is).
  * One pass reads and checks every connection and sums the columns, a second scales them. All
- * weights must be reachable in place (triplet or D&C STDP synapses). */
+ * weights must be reachable in place (triplet, D&C or trace STDP synapses). */
 extern "C" long
 spiking_mnist_normalise_columns( long n,
   const long* source,

@@ -6,6 +6,7 @@
 
 #include "iaf_cond_exp_fixed_step.h"
 #include "stdp_dc_synapse.h"
+#include "stdp_trace_synapse.h"
 
 class spikingmnistmodule : public nest::NESTExtensionInterface
 {
@@ -14,6 +15,7 @@ public:
   {
     nest::register_node_model< spiking_mnist::iaf_cond_exp_fixed_step >( "iaf_cond_exp_fixed_step" );
     spiking_mnist::register_stdp_dc_synapse( "stdp_dc_synapse" );
+    spiking_mnist::register_stdp_trace_synapse( "stdp_trace_synapse" );
   }
 };
 

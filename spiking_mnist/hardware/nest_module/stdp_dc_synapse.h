@@ -44,8 +44,6 @@
 #define STDP_DC_SYNAPSE_H
 
 #include <algorithm>
-#include <cmath>
-#include <vector>
 
 #include "common_synapse_properties.h"
 #include "connection.h"
@@ -55,44 +53,10 @@
 
 #include "iaf_cond_exp_fixed_step.h"
 #include "post_spike_record.h"
+#include "step_decay.h"
 
 namespace spiking_mnist
 {
-
-/* exp(-steps * h / tau) for whole steps: tabulated up to 50 tau, computed beyond. */
-class StepDecay
-{
-public:
-  void
-  set( double tau, double h )
-  {
-    tau_ = tau;
-    h_ = h;
-    const long n = static_cast< long >( std::ceil( 50.0 * tau / h ) ) + 1;
-    table_.resize( n );
-    for ( long k = 0; k < n; ++k )
-    {
-      table_[ k ] = exact( k );
-    }
-  }
-
-  double
-  operator()( long steps ) const
-  {
-    return steps < static_cast< long >( table_.size() ) ? table_[ steps ] : exact( steps );
-  }
-
-private:
-  double
-  exact( long steps ) const
-  {
-    return std::exp( -( static_cast< double >( steps ) * h_ ) / tau_ );
-  }
-
-  std::vector< double > table_;
-  double tau_ = 1.0;
-  double h_ = 1.0;
-};
 
 class STDPDCCommonProperties : public nest::CommonSynapseProperties
 {
