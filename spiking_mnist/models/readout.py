@@ -4,13 +4,15 @@
   on the layer-3 counts of the coded training images;
 - linear: a logistic regression (scikit-learn) on the spike counts of the coded training
   images, for the code of each layer and for all of them together; each layer's counts in
-  units of its full scale (``readout.scaling``), or standardised count by count.
+  units of its full scale (``readout.scaling``), or standardised count by count;
+- spiking: the output cells (:mod:`.output_layer`) run with the layer-1 copies, read by the
+  most active one, next to the linear readout of the same layer-1 codes.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from spiking_mnist.models import diehl_cook, patches
+from spiking_mnist.models import diehl_cook, output_layer, patches
 
 def metrics_of(labels: np.ndarray, predictions: np.ndarray, n_classes: int = 10) -> dict:
     """Accuracy, confusion matrix (rows: true, columns: predicted) and per-class accuracy."""
@@ -40,6 +42,17 @@ def linear(train: np.ndarray, labels: np.ndarray, inverse_regularisation: float,
     if standardise:
         model = make_pipeline(StandardScaler(), model)
     return model.fit(train.astype(float), labels)
+
+
+def per_count(model, scale: float) -> tuple[np.ndarray, np.ndarray]:
+    """The logits of a fitted :func:`linear` readout of counts divided by ``scale``, as
+    ``counts @ coef.T + intercept`` of the raw spike counts: (coef (classes, inputs),
+    intercept (classes,)); a standardising step is folded in."""
+    if hasattr(model, "steps"):                   # make_pipeline(StandardScaler(), ...)
+        scaler, model = model.steps[0][1], model.steps[-1][1]
+        coef = model.coef_ / scaler.scale_
+        return coef / scale, model.intercept_ - coef @ scaler.mean_
+    return model.coef_ / scale, model.intercept_
 
 
 def full_scales(train_counts: dict, quantile: float) -> dict:
@@ -79,4 +92,36 @@ def score(run_dir, params, splits: list[str], load_codes) -> dict:
                        standardise=r.scaling == "standardised")
         out["linear"][name] = {s: float((model.predict(features[s]) == labels[s]).mean())
                                for s in splits}
+    return out
+
+
+def score_spiking(run_dir, params, splits: list[str], load_codes, load_output) -> dict:
+    """The spiking readout of each method (:data:`~.output_layer.METHODS`) on the coded
+    ``splits`` other than "train": :func:`metrics_of`, with the fraction of images on which
+    it answers as the linear readout of the same layer-1 codes (``agreement``), of images
+    no output cell answered (``silent``) and the output spikes per image. ``offline``: that
+    linear readout's accuracy on the same images; ``same_code``: the fraction of images
+    whose layer-1 code, when the output cells ran, was the stored one.
+    ``load_output(run_dir, split)`` gives the output counts (see
+    :func:`~spiking_mnist.rundir.hierarchy.load_output`)."""
+    train, labels = load_codes(run_dir, 1, "train")
+    r = params.readout
+    full_scale = full_scales({1: train}, params.code.full_scale_quantile)[1]
+    model = linear(train / full_scale, labels, r.inverse_regularisation,
+                   standardise=r.scaling == "standardised")
+    out: dict = {"reads": "layer1", "offline": {}, "same_code": {},
+                 **{method: {} for method in output_layer.METHODS}}
+    for split in (s for s in splits if s != "train"):
+        coded = load_output(run_dir, split)
+        offline = model.predict(load_codes(run_dir, 1, split)[0] / full_scale)
+        out["offline"][split] = float((offline == coded["labels"]).mean())
+        out["same_code"][split] = float(coded["same_code"].mean())
+        for k, method in enumerate(output_layer.METHODS):
+            counts = coded["counts"][:, k * output_layer.N_CLASSES:
+                                     (k + 1) * output_layer.N_CLASSES]
+            predicted = output_layer.predict(counts)
+            out[method][split] = metrics_of(coded["labels"], predicted) | {
+                "agreement": float((predicted == offline).mean()),
+                "silent": float((counts.sum(axis=1) == 0).mean()),
+                "spikes_per_image": round(float(counts.sum(axis=1).mean()), 2)}
     return out

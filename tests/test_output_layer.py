@@ -1,0 +1,108 @@
+"""The spiking output layer's weights, without a simulator: the linear readout mapped onto
+signed synapses keeps its decision in the rate approximation, surrogate-gradient training
+learns separable counts, and the units of the mapping."""
+import numpy as np
+import pytest
+
+from spiking_mnist.models import output_layer, output_training, readout
+from spiking_mnist.models.parameters import load_parameters
+
+
+def separable_counts(n: int, inputs: int = 120, seed: int = 0):
+    """Poisson spike counts around one sparse prototype per digit (the same for every
+    ``seed``), and the digits."""
+    prototypes = np.random.default_rng(0).gamma(0.3, 3.0, (10, inputs))
+    rng = np.random.default_rng(seed + 1)
+    labels = rng.integers(0, 10, n)
+    return rng.poisson(prototypes[labels]).astype(float), labels
+
+
+@pytest.fixture(scope="module")
+def params():
+    return load_parameters("patches")
+
+
+@pytest.mark.parametrize("standardise", [False, True])
+def test_the_signed_split_keeps_the_linear_readouts_decision_in_the_rate_approximation(
+        params, standardise):
+    train, labels = separable_counts(600)
+    test, _ = separable_counts(300, seed=1)
+    full_scale = 7.0
+    model = readout.linear(train / full_scale, labels, 1.0, standardise=standardise)
+    coef, intercept = readout.per_count(model, full_scale)
+    np.testing.assert_allclose(test @ coef.T + intercept,
+                               model.decision_function(test / full_scale), atol=1e-9)
+    mapped = output_layer.from_linear(coef, intercept, train, params)
+    excitatory, inhibitory = output_layer.split(mapped.weights)
+    assert (excitatory >= 0).all() and (inhibitory >= 0).all()
+    assert not (excitatory * inhibitory).any()            # a pair is one or the other
+    np.testing.assert_array_equal(excitatory - inhibitory, mapped.weights)
+    drive = output_layer.integrated_drive(test, mapped, params.encoding.presentation)
+    assert (output_layer.predict(drive) == model.predict(test / full_scale)).all()
+    # the drive is the logit times the gain, less one offset shared by every cell
+    gain = params.output.linear_thresholds_per_logit
+    offset = drive - gain * model.decision_function(test / full_scale)
+    np.testing.assert_allclose(offset, offset[:, :1].repeat(10, axis=1), atol=1e-9)
+
+
+def test_the_linear_mapping_lifts_the_winner_of_most_training_images_above_rheobase(params):
+    train, labels = separable_counts(600)
+    model = readout.linear(train, labels, 1.0)
+    mapped = output_layer.from_linear(*readout.per_count(model, 1.0), train, params)
+    largest = output_layer.integrated_drive(train, mapped, params.encoding.presentation) \
+        .max(axis=1)
+    needed = params.encoding.presentation / params.output.tau_m
+    assert np.mean(largest < needed) == pytest.approx(params.output.linear_silent, abs=0.005)
+    # and the leaky cells simulated in discrete time answer as the readout on most images
+    fired = output_training.simulate(train, mapped, params)
+    assert np.mean(output_layer.predict(fired) == model.predict(train)) > 0.95
+
+
+def test_surrogate_gradients_learn_separable_counts(params):
+    train, labels = separable_counts(500)
+    test, test_labels = separable_counts(300, seed=1)
+    quick = params.with_values({"output": {"surrogate_epochs": 8}}, "test")
+    learnt, losses = output_training.train(train, labels, quick)
+    assert losses[-1] < 0.5 * losses[0]
+    counts = output_training.simulate(test, learnt, quick)
+    assert np.mean(output_layer.predict(counts) == test_labels) > 0.9
+    # the digit's cell fires near the target; with the input's fluctuations too
+    target = quick.output.surrogate_target_rate * quick.encoding.presentation / 1000
+    assert np.median(counts[np.arange(len(test)), test_labels]) > 0.5 * target
+    noisy = output_training.simulate(test, learnt, quick, np.random.default_rng(2))
+    assert np.mean(output_layer.predict(noisy) == test_labels) > 0.85
+
+
+def test_surrogate_training_is_reproducible_for_a_seed(params):
+    train, labels = separable_counts(100)
+    quick = params.with_values({"output": {"surrogate_epochs": 2}}, "test")
+    first, _ = output_training.train(train, labels, quick)
+    again, _ = output_training.train(train, labels, quick)
+    other, _ = output_training.train(train, labels, quick, seed=7)
+    np.testing.assert_array_equal(first.weights, again.weights)
+    assert not np.array_equal(first.weights, other.weights)
+
+
+def test_a_weight_of_one_carries_one_thresholds_charge_and_the_bias_its_rate(params):
+    o = params.output
+    threshold = o.v_thresh - o.v_rest
+    assert output_layer.threshold(params) == threshold
+    # an exponential current of peak I (nA) and decay tau_syn (ms) carries I tau_syn (pC)
+    assert output_layer.synaptic_current(params) * o.tau_syn / o.cm == pytest.approx(threshold)
+    # a leak-free cell charged by i_offset reaches threshold 50 times a second
+    current = output_layer.bias_current(params, np.array([50.0]))[0]
+    assert threshold * o.cm / current == pytest.approx(20.0)          # ms per spike
+    cell = output_layer.cell_parameters(params, np.full(10, 50.0))
+    assert cell["v_reset"] == o.v_rest and len(cell["i_offset"]) == 10
+
+
+def test_the_connection_lists_hold_the_non_zero_weights_of_each_method():
+    weights = np.array([[0.5, 0.0], [0.0, -0.25]])
+    positive, negative = output_layer.split(weights)
+    rows = output_layer.connection_list(positive, 2.0, 1.0, first_output=10)
+    np.testing.assert_array_equal(rows, [[0, 10, 1.0, 1.0]])
+    rows = output_layer.connection_list(negative, -2.0, 1.0)
+    np.testing.assert_array_equal(rows, [[1, 1, -0.5, 1.0]])
+    outputs = {m: output_layer.OutputWeights(weights, np.zeros(2))
+               for m in output_layer.METHODS}
+    assert output_layer.synapse_count(outputs) == 2 * len(output_layer.METHODS)
