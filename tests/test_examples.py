@@ -29,14 +29,24 @@ def run_example(name: str, args: list[str], cwd: Path, **env: str) -> str:
     return done.stdout
 
 
+#: network modules (``spiking-mnist train --model``), run by tests/test_your_own_network.py
+NETWORK_MODULES = ["pair_stdp.py", "second_layer.py"]
+
+
 def test_every_example_is_short_and_tested():
-    scripts = sorted(p.name for p in EXAMPLES.glob("*.py"))
-    assert scripts == ["build_network.py", "map_on_spinnaker.py", "train_and_evaluate.py"]
+    scripts = ["build_network.py", "map_on_spinnaker.py", "train_and_evaluate.py"]
+    assert sorted(p.name for p in EXAMPLES.glob("*.py")) == sorted(scripts + NETWORK_MODULES)
     for script in scripts:
         text = (EXAMPLES / script).read_text()
         assert len(text.splitlines()) <= 80, script
         assert text.startswith('"""') and "Usage: python examples/" + script in text
         assert "\n# === Parameters ===" in text and "\n# === Results ===" in text, script
+    for module in NETWORK_MODULES:
+        text = (EXAMPLES / module).read_text()
+        assert len(text.splitlines()) <= 80, module
+        assert text.startswith('"""') and f"--model examples/{module}" in text, module
+        assert "\n# === Parameters ===" in text and "\n# === Build the network ===" in text
+        assert (EXAMPLES / module).with_suffix(".toml").is_file(), module
 
 
 def test_build_network_shows_a_digit_and_counts_spikes(tmp_path):

@@ -7,14 +7,14 @@ A network module is a Python file (``spiking-mnist train --model my_net.py``; D&
 ``build(sim, params, n_inputs, learning_synapse, connectors=None, cell_types=None)``
     Create the network with the PyNN module ``sim`` and return an object whose attributes
     are its PyNN Populations and Projections by name (:class:`Network`, or any namespace).
-    Three names are roles the package drives (:data:`ROLES`): ``inputs``, a population of
+    Four names are roles the package drives (:data:`ROLES`): ``inputs``, a population of
     ``n_inputs`` ``SpikeSourceArray`` sources (one per pixel); ``excitatory``, the
     population that learns, whose spikes are counted, labelled and vote, and whose
-    thresholds hold the homeostatic theta (``[theta]``); ``input_to_exc``, the projection
-    ``inputs`` -> ``excitatory`` made with ``learning_synapse``, the only one that learns:
-    its weights are set, read, normalised (``normalisation.column_sum`` per excitatory
-    neuron) and checkpointed by the package. ``inhibitory``, if there is one, can be
-    recorded too. ``connectors`` (projection name -> PyNN connector) replaces the
+    thresholds hold the homeostatic theta (``[theta]``); ``inhibitory``, the population
+    that inhibits it (recorded on request); ``input_to_exc``, the projection ``inputs`` ->
+    ``excitatory`` made with ``learning_synapse``, the only one that learns: its weights
+    are set, read, normalised (``normalisation.column_sum`` per excitatory neuron) and
+    checkpointed by the package. ``connectors`` (projection name -> PyNN connector) replaces the
     connector of a projection of that name, and ``cell_types`` (PyNN standard cell type
     name -> class) a standard cell type, where a backend needs it (SpiNNaker gives the
     input weights in a ``FromListConnector``; NEST runs ``IF_cond_exp`` with a fixed step).
@@ -52,7 +52,7 @@ from . import diehl_cook
 from .parameters import ConfigError, Parameters, load_defaults, parse_parameter_file
 
 #: attribute names of a built network the package drives (see the module docstring)
-ROLES = ("inputs", "excitatory", "input_to_exc")
+ROLES = ("inputs", "excitatory", "inhibitory", "input_to_exc")
 #: the arguments ``build`` is called with
 BUILD_ARGUMENTS = ("sim", "params", "n_inputs", "learning_synapse", "connectors", "cell_types")
 
@@ -66,11 +66,11 @@ class StandardSTDP:
 
     Examples
     --------
-    >>> StandardSTDP("SpikePairRule", {"tau_plus": 20.0, "tau_minus": 20.0,
-    ...                                "A_plus": 0.01, "A_minus": 0.012},
-    ...              "MultiplicativeWeightDependence", {"w_min": 0.0, "w_max": 1.0})
-    ... # doctest: +ELLIPSIS
-    StandardSTDP(timing_dependence='SpikePairRule', ...)
+    >>> rule = StandardSTDP("SpikePairRule", {"tau_plus": 20.0, "tau_minus": 20.0,
+    ...                                       "A_plus": 0.01, "A_minus": 0.001},
+    ...                     "MultiplicativeWeightDependence", {"w_min": 0.0, "w_max": 1.0})
+    >>> rule.describe()
+    'SpikePairRule + MultiplicativeWeightDependence'
     """
 
     timing_dependence: str
@@ -250,8 +250,8 @@ def check_roles(network: Any, model: NetworkModel) -> None:
             f"{model.where()}: build returned a network without {', '.join(missing)}; "
             "return an object whose attributes name its populations and projections, with "
             "inputs (the spike sources), excitatory (the population that learns, is "
-            "labelled and holds theta) and input_to_exc (the projection inputs -> "
-            "excitatory made with learning_synapse)")
+            "labelled and holds theta), inhibitory (the population that inhibits it) and "
+            "input_to_exc (the projection inputs -> excitatory made with learning_synapse)")
     projection = network.input_to_exc
     if projection.pre is not network.inputs or projection.post is not network.excitatory:
         raise ConfigError(f"{model.where()}: input_to_exc must join inputs to excitatory "
