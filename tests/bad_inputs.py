@@ -347,6 +347,9 @@ CASES = [
     Case("theta kept in the cells with NEST's own (adaptive) cell",
          "train --run-dir TMP/run --set theta.kept=cells --set simulation.cell_integration=adaptive",
          2, "--set theta.kept=host"),
+    Case("a rule of the NEST module (stdp.rule = pre_and_post) with NEST's own (adaptive) cell",
+         "train --run-dir TMP/run --set stdp.rule=pre_and_post "
+         "--set simulation.cell_integration=adaptive", 2, "runs as stdp_trace_synapse"),
     Case("no C++ compiler to build the NEST module",
          f"train --run-dir TMP/run {TINY_TRAINING}", 3, "cell_integration=adaptive",
          patches=lambda tmp: [mock.patch.dict("os.environ", {
@@ -389,6 +392,23 @@ CASES = [
          f"train --run-dir TMP/run --config TMP/spinnaker.toml {TINY_SPINNAKER}", 3,
          "cannot run this network", prepare=_spinnaker_data_and_variant,
          patches=_binaries_without_triplet_synapses, needs="spynnaker"),
+    Case("D&C's nearest-spike triplet rule on SpiNNaker (sPyNNaker has none)",
+         f"train --run-dir TMP/run --config TMP/spinnaker.toml --set stdp.rule=nearest_spike "
+         f"{TINY_SPINNAKER}", 2, "which sPyNNaker lacks", prepare=_spinnaker_data_and_variant,
+         patches=_spinnaker_world, needs="spynnaker"),
+    Case("D&C's rule with exponential weight dependence on SpiNNaker (sPyNNaker has none)",
+         f"train --run-dir TMP/run --config TMP/spinnaker.toml --set stdp.rule=exponential "
+         f"{TINY_SPINNAKER}", 2, "needs an exponential weight dependence",
+         prepare=_spinnaker_data_and_variant, patches=_spinnaker_world, needs="spynnaker"),
+    Case("D&C's power-law rule on SpiNNaker with their mu = 0.2 and x_tar = 0.4",
+         f"train --run-dir TMP/run --config TMP/spinnaker.toml --set stdp.rule=power_law "
+         f"{TINY_SPINNAKER}", 2, "has no sPyNNaker equivalent",
+         prepare=_spinnaker_data_and_variant, patches=_spinnaker_world, needs="spynnaker"),
+    Case("pre-and-post STDP on SpiNNaker as a multiplicative pair rule, with D&C's nu_pre "
+         "(below the board's fixed-point grid)",
+         f"train --run-dir TMP/run --config TMP/spinnaker.toml --set stdp.rule=pre_and_post "
+         f"--set stdp.mu=1 --set stdp.x_tar=0 {TINY_SPINNAKER}", 3, "at least 3.1e-4",
+         prepare=_spinnaker_data_and_variant, patches=_spinnaker_world, needs="spynnaker"),
     Case("a run directory that already holds a run",
          "train --run-dir TMP/run", 2, "already holds a run",
          prepare=lambda tmp: write_run(tmp / "run")),

@@ -15,7 +15,11 @@ input -> excitatory STDP   ``PfisterSpikeTriplet`` with ``WeightDependenceAdditi
                            rule, all-to-all traces (sPyNNaker has no nearest-spike triplet
                            rule for ``nearest_spike``). No combined binary exists, so it runs
                            on split cores
-                           (``IF_cond_exp_neuron`` + ``synapses_stdp_mad_pfister_triplet_additive``)
+                           (``IF_cond_exp_neuron`` + ``synapses_stdp_mad_pfister_triplet_additive``);
+                           ``power_law`` and ``pre_and_post`` with ``mu = 1`` and ``x_tar =
+                           0``: ``SpikePairRule`` with ``MultiplicativeWeightDependence``
+                           (split cores, ``synapses_stdp_mad_pair_multiplicative``); other
+                           rules and constants are refused (:func:`unmapped_rule`)
 input -> excitatory        ``FromListConnector`` of every pair (or of the model's mask), its
 weights and delays         weights and delays in the list: sPyNNaker takes no weight arrays
                            and has no ``Projection.set``
@@ -64,16 +68,58 @@ log = logging.getLogger("spiking_mnist.spinnaker")
 
 
 
+#: ``stdp.rule`` values the board runs with a multiplicative pair rule (see :func:`unmapped_rule`)
+PAIR_RULES = ("power_law", "pre_and_post")
+
+
+def unmapped_rule(stdp) -> str | None:
+    """Why sPyNNaker cannot run the input STDP rule ``stdp`` (a ``[stdp]`` section), or None.
+
+    The board runs ``triplet_all_to_all`` (``PfisterSpikeTriplet``) and, of D&C's
+    presynaptic-trace rules, those its ``SpikePairRule`` (traces summed over all spikes, as
+    D&C's) with ``MultiplicativeWeightDependence`` (``A_plus * (w_max - w)``, ``A_minus * w``)
+    is: ``power_law`` and ``pre_and_post`` with ``mu = 1`` and ``x_tar = 0``.
+    """
+    rule = stdp.rule
+    if rule == "triplet_all_to_all":
+        return None
+    if rule == "nearest_spike":
+        return ("stdp.rule = nearest_spike is D&C's nearest-spike triplet rule, which "
+                "sPyNNaker lacks: its SpikeNearestPairRule resets traces to 1 but is a pair "
+                "rule (its potentiation has no factor post2, the slow postsynaptic trace "
+                "just before the spike), and its PfisterSpikeTriplet has that factor but "
+                "sums its traces over all spikes; --set stdp.rule=triplet_all_to_all runs "
+                "the latter")
+    if rule == "exponential":
+        return ("stdp.rule = exponential needs an exponential weight dependence, which "
+                "sPyNNaker lacks (it has additive and multiplicative ones, and no target "
+                "trace x_tar); --set stdp.rule=triplet_all_to_all, or pre_and_post with "
+                "--set stdp.mu=1 --set stdp.x_tar=0 (SpikePairRule with "
+                "MultiplicativeWeightDependence)")
+    if stdp.mu != 1 or stdp.x_tar != 0:
+        return (f"stdp.rule = {rule} with mu = {stdp.mu} and x_tar = {stdp.x_tar} has no "
+                "sPyNNaker equivalent: its SpikePairRule potentiates by A_plus * x_pre, with "
+                "no target trace x_tar, and its weight dependences are additive or "
+                "multiplicative (mu = 1), not a power law; --set stdp.mu=1 --set "
+                f"stdp.x_tar=0 runs {rule} as SpikePairRule with "
+                "MultiplicativeWeightDependence, or --set stdp.rule=triplet_all_to_all")
+    return None
+
+
 def stdp_rounding(stdp, nS_per_unit: float) -> list[str]:
     """The STDP amplitudes the board would round by more than :data:`MAX_ROUNDING`.
 
-    sPyNNaker holds ``A * w_max`` (uS) times :data:`CONDUCTANCE_SCALE` as an S16.15 number;
-    for D&C that is ``nu * unit_conductance``. The rate of a refinement phase
+    sPyNNaker holds the triplet rule's ``A * w_max`` (uS) times :data:`CONDUCTANCE_SCALE`
+    as an S16.15 number, for D&C ``nu * unit_conductance``; a multiplicative pair rule's
+    ``A`` (``nu``, dimensionless) as one. The rate of a refinement phase
     (``stdp.refine_from``) is checked too, so a run is refused before it learns.
     """
     problems = []
-    for name in ("nu_pre", "nu_post") + (("nu_post_refine",) if stdp.refine_from else ()):
-        exact = getattr(stdp, name) * nS_per_unit * 1e-3 * CONDUCTANCE_SCALE
+    scale = 1.0 if stdp.rule in PAIR_RULES else nS_per_unit * 1e-3 * CONDUCTANCE_SCALE
+    depresses = stdp.rule != "power_law"
+    for name in ("nu_pre",) * depresses + ("nu_post",) \
+            + (("nu_post_refine",) if stdp.refine_from else ()):
+        exact = getattr(stdp, name) * scale
         held = round(exact / S1615_STEP) * S1615_STEP
         if exact > 0 and abs(held - exact) > MAX_ROUNDING * exact:
             problems.append(f"stdp.{name} = {getattr(stdp, name)} becomes {held / exact:.2f} "
@@ -98,14 +144,8 @@ class SpinnakerBackend(Backend):
         if params.theta.kept != "host":
             raise ConfigError("SpiNNaker keeps theta on the host (its cells have no "
                               "homeostatic threshold): --set theta.kept=host")
-        if params.stdp.rule != "triplet_all_to_all":
-            raise ConfigError(
-                f"stdp.rule = {params.stdp.rule} is D&C's nearest-spike triplet rule, which "
-                "sPyNNaker lacks: its SpikeNearestPairRule resets traces to 1 but is a pair "
-                "rule (its potentiation has no factor post2, the slow postsynaptic trace "
-                "just before the spike), and its PfisterSpikeTriplet has that factor but "
-                "sums its traces over all spikes; --set stdp.rule=triplet_all_to_all runs "
-                "the latter")
+        if reason := unmapped_rule(params.stdp):
+            raise ConfigError(reason)
 
     def __init__(self, simulation, max_delay: float):
         """``simulation.threads``, ``seed`` and ``max_delay`` are not used (nothing random
@@ -149,6 +189,11 @@ class SpinnakerBackend(Backend):
         if stdp is not None and not isinstance(stdp, StandardSTDP) \
                 and (problems := stdp_rounding(stdp, unit_conductance_nS)):
             self.end()  # a refused network leaves no sPyNNaker session behind
+            if stdp.rule in PAIR_RULES:
+                raise BackendError(
+                    "SpiNNaker holds a multiplicative rule's rates as fixed-point numbers "
+                    f"(steps of 2^-15): {'; '.join(problems)}. Use rates of at least 3.1e-4 "
+                    "(10 steps)")
             raise BackendError(
                 "SpiNNaker holds STDP steps as fixed-point conductances: at "
                 f"network.unit_conductance = {unit_conductance_nS} nS, "
@@ -162,6 +207,14 @@ class SpinnakerBackend(Backend):
             return sim.StaticSynapse(weight=0.0, delay=self.timestep)
         if isinstance(s, StandardSTDP):
             return s.synapse(sim, self._uS(1.0), self.timestep)
+        if s.rule in PAIR_RULES:
+            return sim.STDPMechanism(
+                timing_dependence=sim.SpikePairRule(
+                    tau_plus=s.tau_pre, tau_minus=s.tau_post1, A_plus=s.nu_post,
+                    A_minus=s.nu_pre if s.rule == "pre_and_post" else 0.0),
+                weight_dependence=sim.MultiplicativeWeightDependence(
+                    w_min=0.0, w_max=self._uS(s.w_max)),
+                weight=0.0, delay=self.timestep)
         per_w_max = 1.0 / s.w_max if s.w_max > 0 else 0.0  # sPyNNaker multiplies A by w_max
         return sim.STDPMechanism(
             timing_dependence=sim.extra_models.PfisterSpikeTriplet(
