@@ -277,6 +277,46 @@ def _board_not_answering(tmp: Path) -> list:
         side_effect=SpinnmanIOException("Failed to communicate with the machine"))]
 
 
+# --- network modules (--model) ------------------------------------------------------------
+
+GOOD_BUILD = """
+from spiking_mnist.models import diehl_cook
+
+
+def build(sim, params, n_inputs, learning_synapse, connectors=None, cell_types=None):
+    return diehl_cook.build(sim, params, n_inputs, learning_synapse,
+                            connectors=connectors, cell_types=cell_types)
+"""
+
+
+def _module(text: str, name: str = "net.py", parameters: str | None = None):
+    """A ``prepare`` writing the network module ``TMP/name`` (and its parameter file)."""
+    def prepare(tmp: Path) -> None:
+        (tmp / name).write_text(text)
+        if parameters is not None:
+            (tmp / "net.toml").write_text(parameters)
+    return prepare
+
+
+def _run_of_module(model_file: str | None, sha256: str = "0" * 64, module: str = GOOD_BUILD):
+    """A ``prepare`` writing ``TMP/net.py`` and a run made by the network module
+    ``model_file`` (``TMP`` in it: the case's directory) whose contents had ``sha256``."""
+    def prepare(tmp: Path) -> None:
+        (tmp / "net.py").write_text(module)
+        write_run(tmp / "run")
+        if model_file is not None:
+            path = tmp / "run" / "checkpoint" / "manifest.json"
+            manifest = json.loads(path.read_text())
+            manifest.update(model="net", model_file=model_file.replace("TMP", str(tmp)),
+                            model_sha256=sha256)
+            path.write_text(json.dumps(manifest))
+    return prepare
+
+
+def _no_checkpoint_written(tmp: Path) -> None:
+    assert not (tmp / "run" / "checkpoint").exists()
+
+
 TINY_TRAINING = "--examples 2 --neurons 5 --digits 0,1 --quiet --set training.checkpoint_every=1"
 
 CASES = [
@@ -463,6 +503,45 @@ CASES = [
     Case("`deploy` to a board that cannot be reached", "deploy TMP/run --board 192.0.2.1", 3,
          "could not reach the SpiNN-5 board 192.0.2.1", prepare=lambda tmp: write_run(tmp / "run"),
          patches=_board_not_answering, needs="spynnaker"),
+    Case("`--model` that names no Python file", "train --run-dir TMP/run --model TMP/net.py",
+         2, "no such Python file"),
+    Case("a network module without `build`", "train --run-dir TMP/run --model TMP/net.py", 2,
+         "has no build(sim, params, n_inputs, learning_synapse",
+         prepare=_module('"""A network that forgot to say how it is built."""\n')),
+    Case("a network module whose `build` lacks an argument of the interface",
+         "train --run-dir TMP/run --model TMP/net.py", 2, "build takes no connectors, cell_types",
+         prepare=_module("def build(sim, params, n_inputs, learning_synapse):\n    pass\n")),
+    Case("a network module whose parameter file declares a section D&C's parameters have",
+         "train --run-dir TMP/run --model TMP/net.py", 2, "declare new sections only",
+         prepare=_module('PARAMETERS = "net.toml"\n' + GOOD_BUILD, parameters=(
+             '[stdp]\nnu_post = { value = 0.02, unit = "1", meaning = "potentiation" }\n'))),
+    Case("a network module whose network has no learning projection (found before anything "
+         "is simulated or written)",
+         f"train --run-dir TMP/run --model TMP/net.py {TINY_TRAINING}", 2,
+         "build returned a network without input_to_exc",
+         prepare=_module(GOOD_BUILD.replace("    return diehl_cook.build(", "    net = diehl_cook.build(")
+                         .replace("cell_types=cell_types)\n",
+                                  "cell_types=cell_types)\n    net.input_to_exc = None\n"
+                                  "    return net\n")),
+         after=_no_checkpoint_written),
+    Case("a network module whose learning rule the backend lacks",
+         f"train --run-dir TMP/run --model TMP/net.py {TINY_TRAINING}", 2,
+         "the nest backend has no SpikeNearestPairRule",
+         prepare=_module(GOOD_BUILD + """
+from spiking_mnist.models.network import StandardSTDP
+
+
+def learning_rule(params):
+    return StandardSTDP("SpikeNearestPairRule", {}, "AdditiveWeightDependence", {})
+"""), after=_no_checkpoint_written),
+    Case("`--resume` of a network module's run without `--model`",
+         "train --resume TMP/run --examples 200", 2, "give it with --model TMP/net.py",
+         prepare=_run_of_module("TMP/net.py")),
+    Case("`evaluate` of a network module's run with another module (its file changed)",
+         "evaluate TMP/run --model TMP/net.py", 2, "give the module that made it, unchanged",
+         prepare=_run_of_module("TMP/net.py")),
+    Case("`--model` with a run of D&C's network", "evaluate TMP/run --model TMP/net.py", 2,
+         "this run is D&C's network", prepare=_run_of_module(None)),
 ]
 
 

@@ -28,6 +28,11 @@ input -> excitatory STDP   by ``stdp.rule`` (:data:`STDP_RULES`): ``triplet_all_
                            project's ``stdp_trace_synapse``: the other rules D&C compared
 =========================  ==================================================================
 
+A network module whose learning rule is PyNN's standard STDP
+(:class:`~spiking_mnist.models.network.StandardSTDP`, :data:`NestBackend.standard_stdp`)
+gets PyNN's ``STDPMechanism`` on NEST, ``stdp_synapse``, whose weights are read, written
+and normalised through NEST's connection dictionaries.
+
 With ``network.synapses = "current"`` both cell types are PyNN ``IF_curr_exp``
 (``iaf_psc_exp``, integrated exactly). PyNN passes native synapse parameters and weights
 through unconverted, so everything given to the STDP synapse is in NEST units

@@ -31,6 +31,10 @@ neurons per core           :data:`NEURONS_PER_CORE`; 256 makes input rows longer
                            254 plastic synapses a row holds
 =========================  ==================================================================
 
+A network module whose learning rule is PyNN's standard STDP
+(:class:`~spiking_mnist.models.network.StandardSTDP`) gets sPyNNaker's ``STDPMechanism``
+of it (:data:`SpinnakerBackend.standard_stdp`); the preflight checks its binary.
+
 A SpiNNaker network cannot be changed in place, so the backend keeps the state the runners
 set (weights, delays, thresholds, input schedule) on the host and builds the network anew,
 from the same ``models/`` description, at the first :meth:`SpinnakerBackend.run` after a
