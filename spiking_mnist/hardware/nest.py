@@ -349,6 +349,12 @@ class NestBackend(Backend):
                           for c in self._columns]
         self._excitatory = network.excitatory
         self._populations = {"excitatory": exc, "inhibitory": network.inhibitory.node_collection}
+        # populations a model adds beside D&C's (the patch hierarchy's output cells), by label
+        self._populations.update({
+            p.label: p.node_collection for p in vars(network).values()
+            if isinstance(p, self.sim.Population)
+            and not any(p is q for q in (network.inputs, network.excitatory,
+                                         network.inhibitory))})
         self.sim.run(self.timestep)
         self._t = float(self._nest.biological_time)
         if self._module_installed:   # listed once NEST has sorted them, at the first run
@@ -451,7 +457,8 @@ class NestBackend(Backend):
     # -- recording ------------------------------------------------------------------------
     def record(self, populations, signals, neurons) -> None:
         """Keep, for :meth:`take_recorded`, the spike times of ``populations`` (excitatory,
-        inhibitory) and the ``signals`` (keys of :data:`SIGNALS`) of their ``neurons``."""
+        inhibitory, or the label of a population a model added) and the ``signals`` (keys of
+        :data:`SIGNALS`) of their ``neurons``."""
         nest = self._nest
         for name in populations:
             nodes = self._populations[name]

@@ -23,11 +23,14 @@ log = logging.getLogger("spiking_mnist.hierarchy")
 
 SPLITS = {"train": "label", "validation": "validation", "test": "test"}   # split -> stream
 PARAMETERS = "parameters.json"
+#: sections a started run takes new values of: they change only what is read from the codes
+CHANGEABLE = ("readout", "output")
 
 
 def parameters_of(run_dir: Path, params=None):
-    """The parameters of the run in ``run_dir``: saved ones, with the ``[readout]`` values of
-    ``params`` (more images may be coded later); a new run saves ``params``."""
+    """The parameters of the run in ``run_dir``: saved ones, with the ``[readout]`` and
+    ``[output]`` values of ``params`` (more images may be coded later, the output layer
+    learnt anew); a new run saves ``params``."""
     path = Path(run_dir) / PARAMETERS
     if not path.exists():
         if params is None:
@@ -42,7 +45,7 @@ def parameters_of(run_dir: Path, params=None):
         return _redo_parameters(Path(run_dir), params, err)
     defaults = load_defaults(patches.MODEL)
     missing = [f"{s}.{k}" for s, entries in defaults.values().items() for k in entries
-               if k not in stored.get(s, {}) and s != "readout"]   # readouts take defaults
+               if k not in stored.get(s, {}) and s not in CHANGEABLE]   # readouts: defaults
     if missing:
         raise ConfigError(f"{path} lacks {', '.join(missing)} (saved by an older version); "
                           "add them with the values the run used: the defaults then were "
@@ -53,13 +56,14 @@ def parameters_of(run_dir: Path, params=None):
     if params is None:
         return saved
     changed = [f"{s}.{k}" for s, entries in params.values().items() for k, v in entries.items()
-               if s != "readout" and saved.values()[s][k] != v]
+               if s not in CHANGEABLE and saved.values()[s][k] != v]
     if changed:
         raise ConfigError(f"{run_dir} was started with other values of {', '.join(changed)}; "
-                          "only [readout] values may change in a running hierarchy (start a "
-                          "new run directory for others)")
+                          "only [readout] and [output] values may change in a running "
+                          "hierarchy (start a new run directory for others)")
     values = saved.values()
-    values["readout"] = params.values()["readout"]
+    for section in CHANGEABLE:
+        values[section] = params.values()[section]
     if values != stored:
         files.write_json(path, values)
     return saved.with_values(values, "--set")
@@ -159,3 +163,32 @@ def read_part(path: Path) -> dict[str, np.ndarray] | None:
         log.warning("%s is damaged (%s: %s), a write cut short by an older version: "
                     "coded again", path, type(err).__name__, err)
         return None
+
+
+OUTPUT = "output"
+
+
+def output_part_files(run_dir: Path, split: str) -> list[Path]:
+    """The coded parts of the spiking readout of ``split``: ``output/<split>-<part>.npz``."""
+    return sorted((Path(run_dir) / OUTPUT).glob(f"{split}-*.npz"))
+
+
+def load_output(run_dir: Path, split: str) -> dict[str, np.ndarray]:
+    """The output cells' spike counts (images, methods x 10: each method's 10 side by side),
+    the labels and, per image, whether the layer-1 code that drove them is the stored one."""
+    parts = [np.load(f) for f in output_part_files(run_dir, split)]
+    if not parts:
+        return {"counts": np.zeros((0, 0), dtype=np.int64),
+                "labels": np.zeros(0, dtype=np.int64), "same_code": np.zeros(0, dtype=bool)}
+    return {name: np.concatenate([p[name] for p in parts])
+            for name in ("counts", "labels", "same_code")}
+
+
+def load_output_weights(run_dir: Path) -> dict[str, dict[str, np.ndarray]]:
+    """Each method's output weights (``weights`` (inputs, 10), ``bias`` (10,)) as the run
+    learnt them: ``output/weights-<method>.npz``; empty if not learnt yet."""
+    out = {}
+    for path in sorted((Path(run_dir) / OUTPUT).glob("weights-*.npz")):
+        with np.load(path) as stored:
+            out[path.stem.removeprefix("weights-")] = {k: stored[k] for k in stored.files}
+    return out

@@ -414,6 +414,7 @@ def per_class_table(metrics: dict) -> str:
 
 
 def _patches(args) -> int:
+    from spiking_mnist.models.output_layer import METHODS
     from spiking_mnist.models.patches import MODEL
     from spiking_mnist.rundir.hierarchy import parameters_of, parameters_saved
     from spiking_mnist.runners import hierarchy
@@ -435,7 +436,14 @@ def _patches(args) -> int:
             print(f"{split} ({n} images): label vote {100 * m['vote'][split]['accuracy']:.2f} %"
                   + "".join(f", linear {name} {100 * acc[split]:.2f} %"
                             for name, acc in m["linear"].items()))
-    print(f"synapses: {m['synapses']['total']:,}; metrics in {args.run_dir}/metrics.json")
+            spiking = m["spiking"]
+            print(f"{split}, spiking readout on NEST (layer 1 -> output cells): "
+                  + ", ".join(f"{method} {100 * spiking[method][split]['accuracy']:.2f} % "
+                              f"({100 * spiking[method][split]['agreement']:.1f} % as the "
+                              "linear readout of layer 1)"
+                              for method in METHODS))
+    print(f"synapses: {m['synapses']['total']:,} (output cells: {m['spiking']['synapses']:,});"
+          f" metrics in {args.run_dir}/metrics.json")
     return 0
 
 

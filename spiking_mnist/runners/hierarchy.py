@@ -7,7 +7,12 @@ Steps, each done once and kept in the run directory, so a run stopped anywhere r
 2. ``codes/layer1-<split>-<part>.npz``: spike counts of the 36 frozen copies for the coded
    training, validation and test images (``readout.*_examples``);
 3. ``layer2/`` on the 2x2 blocks of the training codes, then its codes; ``layer3/`` likewise;
-4. ``metrics.json``: the readouts (:mod:`~spiking_mnist.models.readout`).
+4. ``output/``: the spiking readout: output cells (:mod:`~spiking_mnist.models.output_layer`)
+   whose weights are learnt from the layer-1 training codes, each way of
+   :data:`~spiking_mnist.models.output_layer.METHODS` (``weights-<method>.npz``), added to
+   the layer-1 coding network, which codes the validation and test images again with them
+   (``<split>-<part>.npz``: their spike counts);
+5. ``metrics.json``: the readouts (:mod:`~spiking_mnist.models.readout`), offline and spiking.
 
 Codes pass to the layer above as Poisson rates (:func:`~spiking_mnist.models.patches.as_input`);
 layer 3 may read them square-rooted and each image scaled to one total
@@ -24,12 +29,14 @@ from pathlib import Path
 import numpy as np
 
 from spiking_mnist.inputs import mnist
-from spiking_mnist.models import patches, readout
+from spiking_mnist.models import output_layer, output_training, patches, readout
 from spiking_mnist.models.parameters import ConfigError
 from spiking_mnist.rundir import checkpoint, files, lock
-from spiking_mnist.rundir.hierarchy import (SPLITS, code_files, images_of, load_codes,
-                                          parameters_of, read_part, scale)
+from spiking_mnist.rundir.hierarchy import (OUTPUT, SPLITS, code_files, images_of, load_codes,
+                                          load_output, output_part_files, parameters_of,
+                                          read_part, scale)
 from spiking_mnist.runners.evaluate import responses
+from spiking_mnist.runners.presentation import spikes_per_showing
 from spiking_mnist.runners.session import open_network
 from spiking_mnist.runners.train import StopOnInterrupt, TrainingInterrupted, resume, train
 
@@ -139,11 +146,7 @@ def code(run_dir: Path, params, layer: int, split: str, backend_name: str, data_
     """Run the frozen copies of ``layer`` on the images of ``split``, a part at a time."""
     images = images_of(params, split, data_dir)
     part = params.code.part
-    ckpt = checkpoint.load(Path(run_dir) / f"layer{layer}")
     lp = patches.layer_parameters(params, layer, coding=True)
-    receptive = patches.receptive_inputs(params, layer)
-    n_inputs = patches.layer_inputs(params, layer)
-    k = ckpt.theta.size
     out = Path(run_dir) / "codes"
     out.mkdir(exist_ok=True)
     for start in range(0, len(images), part):
@@ -158,20 +161,126 @@ def code(run_dir: Path, params, layer: int, split: str, backend_name: str, data_
                            stop)
         inputs = coding_inputs(run_dir, params, layer, split, images, rows)
         began = time.perf_counter()
-
-        def coding_network():
-            return open_network(
-                lp, backend_name, patches.copied(ckpt.weights, receptive, n_inputs),
-                patches.copied(ckpt.delays, receptive, n_inputs),
-                np.tile(ckpt.theta, len(receptive)), plastic=False,
-                masks=patches.coding_masks(receptive, n_inputs, k,
-                                           lp.network.inhibitory))[0]
-
-        counts, input_spikes = responses(coding_network,
+        counts, input_spikes = responses(coding_network(run_dir, params, layer, backend_name),
                                          mnist.Split(inputs, images.labels[rows]),
                                          SPLITS[split], lp, progress, first=start)
         files.write_npz(path, counts=counts, labels=images.labels[rows],
                         seconds=time.perf_counter() - began, input_spikes=input_spikes)
+
+
+def coding_network(run_dir: Path, params, layer: int, backend_name: str, extend=None):
+    """A callable that builds the frozen copies of ``layer`` on a fresh simulator and
+    returns its backend; ``extend`` adds to the network (see
+    :func:`~spiking_mnist.runners.session.open_network`)."""
+    ckpt = checkpoint.load(Path(run_dir) / f"layer{layer}")
+    lp = patches.layer_parameters(params, layer, coding=True)
+    receptive = patches.receptive_inputs(params, layer)
+    n_inputs = patches.layer_inputs(params, layer)
+    masks = patches.coding_masks(receptive, n_inputs, ckpt.theta.size, lp.network.inhibitory)
+
+    def build():
+        return open_network(lp, backend_name, patches.copied(ckpt.weights, receptive, n_inputs),
+                            patches.copied(ckpt.delays, receptive, n_inputs),
+                            np.tile(ckpt.theta, len(receptive)), plastic=False, masks=masks,
+                            extend=extend)[0]
+    return build
+
+
+class OutputCounter:
+    """Counts the output cells' spikes of each example's last showing, as
+    :func:`~spiking_mnist.runners.evaluate.responses` shows them (its ``recorder``)."""
+
+    def __init__(self, params, n_examples: int, first: int):
+        self._params, self._first = params, first
+        self.counts = np.zeros((n_examples, len(output_layer.METHODS) * output_layer.N_CLASSES),
+                               dtype=np.int64)
+
+    def attach(self, backend) -> None:
+        self._backend = backend
+        backend.record(["output"], [], [])
+
+    def add_run(self, run, labels, final, predicted, theta=None) -> None:
+        times, index = self._backend.take_recorded()["output"]["spikes"]
+        counts, _ = spikes_per_showing(times, index, run.start, len(run.showings),
+                                       self._params, self.counts.shape[1])
+        for showing, c, done in zip(run.showings, counts, final):
+            if done:
+                self.counts[showing.example - self._first] = c
+
+    def flush(self) -> None:
+        """Nothing to write: the counts are kept in :attr:`counts`."""
+
+
+def output_weights(run_dir: Path, params) -> dict[str, output_layer.OutputWeights]:
+    """The output weights of each method, learnt from the layer-1 training codes (kept in
+    ``output/``, learnt again when the [readout] or [output] values they were learnt with
+    change; then the output parts coded with the old ones are removed)."""
+    out_dir = Path(run_dir) / OUTPUT
+    learnt_with = {s: params.values()[s] for s in ("readout", "output")}
+    learnt_with["layer1_train_images"] = len(load_codes(run_dir, 1, "train")[1])
+    record = out_dir / "learnt_with.json"
+    paths = {m: out_dir / f"weights-{m}.npz" for m in output_layer.METHODS}
+    try:
+        current = files.read_json(record) == learnt_with and all(p.exists() for p in
+                                                                paths.values())
+    except (OSError, ValueError):
+        current = False
+    if current:
+        return {m: output_layer.OutputWeights(**dict(np.load(p))) for m, p in paths.items()}
+    out_dir.mkdir(exist_ok=True)
+    for stale in list(out_dir.glob("*.npz")) + [record]:
+        stale.unlink(missing_ok=True)
+    train, labels = load_codes(run_dir, 1, "train")
+    r = params.readout
+    full_scale = readout.full_scales({1: train}, params.code.full_scale_quantile)[1]
+    model = readout.linear(train / full_scale, labels, r.inverse_regularisation,
+                           standardise=r.scaling == "standardised")
+    began = time.perf_counter()
+    learnt = {"linear": output_layer.from_linear(*readout.per_count(model, full_scale),
+                                                 train, params)}
+    log.info("output layer: linear mapping, %.1f s", time.perf_counter() - began)
+    began = time.perf_counter()
+    learnt["surrogate"], losses = output_training.train(train, labels, params)
+    log.info("output layer: surrogate gradients, %d epochs, %.1f s, loss %s",
+             params.output.surrogate_epochs, time.perf_counter() - began,
+             [round(v, 1) for v in losses])
+    for method, weights in learnt.items():
+        files.write_npz(paths[method], weights=weights.weights, bias=weights.bias)
+    files.write_json(record, learnt_with)
+    return learnt
+
+
+def code_output(run_dir: Path, params, split: str, outputs: dict, backend_name: str,
+                data_dir, progress: bool, deadline: float, stop: StopOnInterrupt) -> None:
+    """Code the images of ``split`` again with the layer-1 copies, the output cells of
+    ``outputs`` added to their network, a part at a time; keep the output cells' counts and
+    whether each image's layer-1 code is the stored one."""
+    images = images_of(params, split, data_dir)
+    part = params.code.part
+    lp = patches.layer_parameters(params, 1, coding=True)
+    stored = load_codes(run_dir, 1, split)[0]
+
+    def with_output(sim, network):
+        return output_layer.build(sim, params, network, outputs)
+    for start in range(0, len(images), part):
+        path = Path(run_dir) / OUTPUT / f"{split}-{start // part:04d}.npz"
+        rows = slice(start, min(start + part, len(images)))
+        if path.exists():
+            coded = read_part(path)
+            if coded is not None and len(coded["labels"]) == rows.stop - rows.start:
+                continue
+        if time.monotonic() > deadline or stop.requested:
+            raise _stopped(f"the output layer coded {start} of {len(images)} {split} images",
+                           stop)
+        inputs = coding_inputs(run_dir, params, 1, split, images, rows)
+        counter = OutputCounter(lp, rows.stop - rows.start, start)
+        began = time.perf_counter()
+        code1, _ = responses(coding_network(run_dir, params, 1, backend_name, with_output),
+                             mnist.Split(inputs, images.labels[rows]), SPLITS[split], lp,
+                             progress, recorder=counter, first=start)
+        files.write_npz(path, counts=counter.counts, labels=images.labels[rows],
+                        same_code=(code1 == stored[rows]).all(axis=1),
+                        seconds=time.perf_counter() - began)
 
 
 def run(run_dir: Path, params=None, backend_name: str = "nest", data_dir=None,
@@ -198,7 +307,14 @@ def _run(run_dir: Path, params, backend_name: str, data_dir, progress: bool,
             for split in splits:
                 code(run_dir, params, layer, split, backend_name, data_dir, progress,
                      deadline, stop)
+        outputs = output_weights(run_dir, params)
+        for split in (s for s in splits if s != "train"):
+            code_output(run_dir, params, split, outputs, backend_name, data_dir, progress,
+                        deadline, stop)
     metrics = readout.score(run_dir, params, splits, load_codes)
+    metrics["spiking"] = readout.score_spiking(run_dir, params, splits, load_codes,
+                                               load_output)
+    metrics["spiking"]["synapses"] = output_layer.synapse_count(outputs)
     metrics["synapses"] = patches.synapse_counts(params)
     metrics["seconds"] = timings(run_dir)
     files.write_json(run_dir / "metrics.json", metrics)
@@ -206,7 +322,8 @@ def _run(run_dir: Path, params, backend_name: str, data_dir, progress: bool,
 
 
 def timings(run_dir: Path) -> dict:
-    """Seconds spent per layer: learning, and coding per split (simulator time)."""
+    """Seconds spent per layer: learning, and coding per split (simulator time); and coding
+    again with the output cells."""
     out = {}
     for layer in patches.LAYERS:
         ckpt = checkpoint.load(run_dir / f"layer{layer}")
@@ -219,4 +336,10 @@ def timings(run_dir: Path) -> dict:
                 entry[f"code_{split}"] = round(float(sum(p["seconds"] for p in parts)), 1)
                 entry[f"code_{split}_images"] = int(sum(len(p["labels"]) for p in parts))
         out[f"layer{layer}"] = entry
+    for split in SPLITS:
+        parts = [np.load(f) for f in output_part_files(run_dir, split)]
+        if parts:
+            out.setdefault("output", {})[f"code_{split}"] = round(
+                float(sum(p["seconds"] for p in parts)), 1)
+            out["output"][f"code_{split}_images"] = int(sum(len(p["labels"]) for p in parts))
     return out

@@ -14,7 +14,7 @@ from spiking_mnist.models.parameters import ConfigError, Parameters
 
 def open_network(params, backend_name: str, weights: np.ndarray, delays: np.ndarray,
                  theta: np.ndarray, plastic: bool, recording=None, masks=None,
-                 model: NetworkModel = DIEHL_COOK):
+                 model: NetworkModel = DIEHL_COOK, extend=None):
     """Set up the backend, build the network and install the state; returns (backend, network).
 
     With ``plastic`` the input synapses learn (by ``model``'s rule: D&C's STDP unless the
@@ -22,7 +22,10 @@ def open_network(params, backend_name: str, weights: np.ndarray, delays: np.ndar
     ``recording`` (a :class:`~spiking_mnist.runners.recording.RecordingPlan`) sets up what
     the backend records; ``masks`` restrict projections to some pairs (see
     :func:`diehl_cook.build`), e.g. for the frozen copies of
-    :mod:`~spiking_mnist.models.patches`.
+    :mod:`~spiking_mnist.models.patches`. ``extend(sim, network)`` returns the built network
+    with what a model adds to it (e.g. the output cells of
+    :mod:`~spiking_mnist.models.output_layer`); a backend that rebuilds the network adds it
+    again.
     """
     backend = open_backend(backend_name, params, model.max_delay(params))
     stdp = None
@@ -32,8 +35,9 @@ def open_network(params, backend_name: str, weights: np.ndarray, delays: np.ndar
         stdp, 1e3 * diehl_cook.synaptic_unit(params, "excitatory", "excitatory"))
 
     def build(sim, input_synapse, connectors=None):
-        return model.build(sim, params, weights.shape[0], input_synapse, masks,
-                           connectors, cell_types=backend.cell_types)
+        network = model.build(sim, params, weights.shape[0], input_synapse, masks,
+                              connectors, cell_types=backend.cell_types)
+        return network if extend is None else extend(sim, network)
     network = build(backend.sim, synapse)
     if not model.packaged:
         try:
