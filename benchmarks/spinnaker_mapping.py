@@ -7,7 +7,8 @@ nothing executes. With ``--hierarchy``, the frozen copies of each layer of the p
 hierarchy (``spiking_mnist/models/patches.toml`` under the variant's constraints) are mapped the same way:
 layer 1 on padded MNIST images, layers 2 and 3 on made-up codes (a fifth of the inputs
 active), with kernels drawn in D&C's initial weight range (what is mapped does not depend on
-learnt values). Prints a Markdown table; run it with no other heavy job on the machine:
+learnt values), then layer 1 again with the spiking readout's output cells. Prints a
+Markdown table; run it with no other heavy job on the machine:
 
     python benchmarks/spinnaker_mapping.py --neurons 100 400 1600 --examples 100
     python benchmarks/spinnaker_mapping.py --neurons --hierarchy --examples 100
@@ -30,7 +31,7 @@ from spiking_mnist.hardware import configure_machine
 from spiking_mnist.inputs import mnist
 from spiking_mnist.inputs.encoding import schedule_spike_times, poisson_spike_times, rates_hz, \
     spike_rng
-from spiking_mnist.models import diehl_cook, patches
+from spiking_mnist.models import diehl_cook, output_layer, patches
 from spiking_mnist.models.parameters import load_parameters
 from spiking_mnist.runners.session import open_network
 
@@ -59,9 +60,10 @@ def measure(n: int, images: np.ndarray) -> dict:
     return mapped(params, images, weights, delays, plastic=True, masks=None) | {"n": f"N={n}"}
 
 
-def measure_layer(layer: int, images: np.ndarray) -> dict:
+def measure_layer(layer: int, images: np.ndarray, output: bool = False) -> dict:
     """Build and map the frozen copies of hierarchy layer ``layer`` on one chunk of inputs
-    (``images`` padded for layer 1, made-up codes above)."""
+    (``images`` padded for layer 1, made-up codes above); with ``output`` (layer 1) the
+    spiking readout's output cells too, every weight non-zero as a learnt readout's are."""
     hierarchy = load_parameters(patches.MODEL)
     params = patches.layer_parameters(hierarchy, layer, coding=True).with_values(
         tomllib.loads(VARIANT.read_text()), VARIANT.name)
@@ -77,18 +79,31 @@ def measure_layer(layer: int, images: np.ndarray) -> dict:
     else:
         inputs = rng.integers(0, 256, (len(images), n_inputs)) \
             * (rng.random((len(images), n_inputs)) < 0.2)
+    extend = None
+    if output:
+        coded = patches.code_size(hierarchy, layer)
+        outputs = {m: output_layer.OutputWeights(rng.normal(0.0, 0.05, (coded, 10)),
+                                                 rng.uniform(-20.0, 60.0, 10))
+                   for m in output_layer.METHODS}
+
+        def extend(sim, network):
+            return output_layer.build(sim, hierarchy, network, outputs)
     out = mapped(params, inputs, patches.copied(kernel, receptive, n_inputs),
                  patches.copied(delays, receptive, n_inputs), plastic=False,
-                 masks=patches.coding_masks(receptive, n_inputs, k, params.network.inhibitory))
-    return out | {"n": f"hierarchy layer {layer}: {len(receptive)} x {k}"}
+                 masks=patches.coding_masks(receptive, n_inputs, k, params.network.inhibitory),
+                 extend=extend)
+    cells = f" + {10 * len(output_layer.METHODS)} output cells" if output else ""
+    return out | {"n": f"hierarchy layer {layer}: {len(receptive)} x {k}{cells}"}
 
 
-def mapped(params, inputs: np.ndarray, weights, delays, plastic: bool, masks) -> dict:
-    """Build the network of ``params`` with its state and a chunk of ``inputs``; map it."""
+def mapped(params, inputs: np.ndarray, weights, delays, plastic: bool, masks,
+           extend=None) -> dict:
+    """Build the network of ``params`` with its state and a chunk of ``inputs`` (and what
+    ``extend`` adds to it); map it."""
     began = time.perf_counter()
     backend, _ = open_network(params, "spinnaker", weights, delays,
                               diehl_cook.Homeostasis(params).theta, plastic=plastic,
-                              masks=masks)
+                              masks=masks, extend=extend)
     chunk = chunk_of_examples(params, inputs)
     backend.set_input_spikes(chunk)
     prepared = time.perf_counter()
@@ -119,7 +134,8 @@ def main(argv=None) -> int:
     measured = (measure(n, images) for n in args.neurons)
     if args.hierarchy:
         measured = itertools.chain(measured, (measure_layer(layer, images)
-                                              for layer in patches.LAYERS))
+                                              for layer in patches.LAYERS),
+                                   [measure_layer(1, images, output=True)])
     for m in measured:
         r = m["resources"]
         print(f"| {m['n']} | {m['spikes']:,} | {m['build_s']:.1f} | {m['map_s']:.1f} | "

@@ -148,3 +148,54 @@ def test_frozen_hierarchy_layer_maps_with_only_its_copies_pairs(virtual_board, l
     largest_error = {1: 1e-3, 2: 1.5e-2, 3: 1.5e-2}[layer]
     np.testing.assert_allclose(board, weights, atol=largest_error * weights.max())
     backend.end()
+
+
+def test_frozen_layer1_with_its_output_cells_maps_on_one_board(virtual_board):
+    """The layer-1 copies with the spiking readout's output cells (both ways of learning,
+    signed weights split into an excitatory and an inhibitory projection, the bias as a
+    constant current) map on one SpiNN-5 board with exactly the output synapses of
+    models/output_layer and their weights as the board holds them."""
+    from spiking_mnist.models import output_layer
+    params = load_parameters("patches", None, [])
+    lp = patches.layer_parameters(params, 1, coding=True).with_values(
+        tomllib.loads(VARIANT.read_text()), VARIANT.name)
+    receptive = patches.receptive_inputs(params, 1)
+    n_inputs = patches.layer_inputs(params, 1)
+    k = params.layer1.n_excitatory
+    rng = np.random.default_rng(4)
+    kernel = rng.uniform(0.05, 1.0, (receptive.shape[1], k))
+    coded = patches.code_size(params, 1)
+    outputs = {m: output_layer.OutputWeights(
+        rng.normal(0.0, 0.05, (coded, 10)) * (rng.random((coded, 10)) < 0.5),
+        rng.uniform(-20.0, 60.0, 10)) for m in output_layer.METHODS}
+    backend, _ = open_network(lp, "spinnaker", patches.copied(kernel, receptive, n_inputs),
+                              patches.copied(np.ones_like(kernel), receptive, n_inputs),
+                              np.full(lp.network.n_excitatory, 5.0), plastic=False,
+                              masks=patches.coding_masks(receptive, n_inputs, k, "shared"),
+                              extend=lambda sim, network: output_layer.build(
+                                  sim, params, network, outputs))
+    backend.set_input_spikes([np.arange(1.0, 300.0, 10.0 + i % 7) for i in range(n_inputs)])
+    backend.run(2 * PERIOD)
+    mapped = backend._network
+    assert backend.resources.boards == 1 and backend.resources.chips <= 48
+    assert mapped.output.size == 10 * len(output_layer.METHODS)
+    held = np.zeros((coded, mapped.output.size))
+    synapses = 0
+    for projection, sign in ((mapped.exc_to_output_excitatory, 1.0),
+                             (mapped.exc_to_output_inhibitory, -1.0)):
+        pairs = projection.get("weight", format="list")
+        synapses += len(pairs)
+        for i, j, w in pairs:
+            held[int(i), int(j)] += sign * abs(w)
+    assert synapses == output_layer.synapse_count(outputs)
+    wanted = np.concatenate([outputs[m].weights for m in output_layer.METHODS], axis=1) \
+        * output_layer.synaptic_current(params)
+    # 16-bit weights scaled per core for the largest summed input it expects (3,600 inputs
+    # per cell): here they round to the nearest 1/32 nA (1 % of a threshold's charge)
+    np.testing.assert_allclose(held, wanted, atol=0.5 / 32 + 1e-9)
+    assert np.abs(held - wanted).max() > 0.25 / 32           # the grid is that coarse
+    np.testing.assert_allclose(
+        mapped.output.get("i_offset"),
+        output_layer.bias_current(params, np.concatenate([outputs[m].bias
+                                                          for m in output_layer.METHODS])))
+    backend.end()

@@ -1,6 +1,7 @@
 """Figures of a patch-hierarchy run (``spiking-mnist analyse`` on a ``patches`` run directory):
 layer-1 kernels, layer-2 fields composed back into pixel space, the code of one example at
-each layer, and a summary of the readouts.
+each layer, the spiking readout (its weights per digit in pixel space, the output spike
+counts of the first 10 images, its confusion matrix) and a summary of the readouts.
 """
 from __future__ import annotations
 
@@ -10,10 +11,12 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from spiking_mnist.analysis import figures
-from spiking_mnist.models import patches
+from spiking_mnist.models import output_layer, patches
 from spiking_mnist.models.diehl_cook import assign_labels
+from spiking_mnist.models.readout import metrics_of
 from spiking_mnist.rundir import checkpoint, files
-from spiking_mnist.rundir.hierarchy import PARAMETERS, images_of, load_codes, parameters_of
+from spiking_mnist.rundir.hierarchy import (PARAMETERS, images_of, load_codes, load_output,
+                                          load_output_weights, parameters_of)
 
 
 def is_hierarchy(run_dir: Path) -> bool:
@@ -34,6 +37,39 @@ def composed_fields(kernels: np.ndarray, weights: np.ndarray, params) -> np.ndar
         out[r * g.stride:r * g.stride + g.patch, c * g.stride:c * g.stride + g.patch] += \
             field.reshape(g.patch, g.patch, -1)
     return out.reshape(span * span, -1)
+
+
+def output_fields(kernels: np.ndarray, weights: np.ndarray, params) -> np.ndarray:
+    """Each output cell's weights in pixel space, (padded side, padded side, cells): its
+    weights from every layer-1 neuron times that neuron's kernel, placed where the neuron's
+    patch lies (overlapping patches add up)."""
+    first, _ = patches.grids(params)
+    g, k = params.geometry, kernels.shape[1]
+    out = np.zeros((first.input_side, first.input_side, weights.shape[1]))
+    for node in range(first.nodes):
+        r, c = divmod(node, first.side)
+        field = kernels @ weights[node * k:(node + 1) * k]          # (patch**2, cells)
+        out[r * g.stride:r * g.stride + g.patch, c * g.stride:c * g.stride + g.patch] += \
+            field.reshape(g.patch, g.patch, -1)
+    return out
+
+
+def output_weights_figure(fields: dict[str, np.ndarray]) -> Figure:
+    """Per way of learning (rows) and digit (columns), the output cell's weights in pixel
+    space (:func:`output_fields`): red excites the cell, blue inhibits it."""
+    fig = figures._figure(14, 1.6 * len(fields) + 0.6)
+    axes = fig.subplots(len(fields), output_layer.N_CLASSES, squeeze=False)
+    for row, (method, field) in zip(axes, fields.items()):
+        top = max(float(np.abs(field).max()), 1e-12)
+        for digit, ax in enumerate(row):
+            ax.imshow(field[:, :, digit], cmap="RdBu_r", vmin=-top, vmax=top)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            ax.set_title(f"{digit}", fontsize=9)
+        row[0].set_ylabel(method)
+    fig.suptitle("output weights per digit, through the layer-1 kernels "
+                 "(red: excitatory, blue: inhibitory)")
+    return fig
 
 
 def _node_mosaic(counts: np.ndarray, side: int) -> np.ndarray:
@@ -115,6 +151,47 @@ def analyse(run_dir: str | Path, out_dir: str | Path | None = None, example: int
             files.write_atomic(out / "metrics.json", lambda f: f.write(copied))
     else:
         skipped["code"] = f"{split} example {example} is not coded by all three layers yet"
+    drawn.update(_spiking_figures(run_dir, params, kernels, split, out, data_dir, skipped))
     summary = {"out_dir": str(out), "figures": drawn, "skipped": skipped}
     files.write_json(out / "summary.json", summary)
     return summary
+
+
+def _spiking_figures(run_dir: Path, params, kernels: np.ndarray, split: str, out: Path,
+                     data_dir, skipped: dict) -> dict:
+    """The spiking readout's figures, where the run has them: its weights per digit, the
+    output counts of the first 10 images of ``split`` and its confusion matrix there, per
+    way of learning."""
+    drawn = {}
+    learnt = load_output_weights(run_dir)
+    if not learnt:
+        skipped["output"] = "the output layer is not learnt yet"
+        return drawn
+    fields = {m: output_fields(kernels, learnt[m]["weights"], params)
+              for m in output_layer.METHODS if m in learnt}
+    drawn["output_weights"] = figures.save(output_weights_figure(fields),
+                                           out / "output-weights.png").name
+    coded = load_output(run_dir, split)
+    if not len(coded["labels"]):
+        skipped["output_counts"] = f"no {split} image is coded with the output layer yet"
+        return drawn
+    first = min(10, len(coded["labels"]))
+    images = images_of(params, split, data_dir).images[:first]
+    for k, method in enumerate(output_layer.METHODS):
+        counts = coded["counts"][:, k * output_layer.N_CLASSES:(k + 1) * output_layer.N_CLASSES]
+        predicted = output_layer.predict(counts)
+        fig = figures.output_counts(counts[:first], np.arange(output_layer.N_CLASSES),
+                                    coded["labels"][:first], predicted[:first], list(images))
+        for ax in fig.axes:
+            if ax.get_xlabel():
+                ax.set_xlabel("output cell (digit)")
+        fig.suptitle(f"output spikes per digit's cell ({method}), {split} images 0-{first - 1}")
+        drawn[f"output_counts_{method}"] = figures.save(
+            fig, out / f"output-counts-{method}-{split}.png").name
+        confusion = np.asarray(metrics_of(coded["labels"], predicted)["confusion"])
+        fig = figures.confusion_matrix(confusion)
+        fig.axes[0].set_title(f"spiking readout ({method}), {split}: "
+                              f"{np.trace(confusion)} of {confusion.sum()} correct")
+        drawn[f"output_confusion_{method}"] = figures.save(
+            fig, out / f"output-confusion-{method}-{split}.png").name
+    return drawn
