@@ -7,6 +7,7 @@ NEST's weight units, and refuses them where they cannot run."""
 import numpy as np
 import pytest
 
+from spiking_mnist.hardware import nest_extension
 from spiking_mnist.hardware.nest import STDP_RULES, import_pynn_nest
 from spiking_mnist.models.parameters import ConfigError, load_parameters
 from test_stdp_dc_synapse import DT, run_network
@@ -121,7 +122,6 @@ def test_the_rule_table_scales_weight_changes_to_nest_units():
 def test_exponential_dependence_takes_no_depression():
     nest = import_pynn_nest()[1]
     nest.ResetKernel()
-    from spiking_mnist.hardware import nest_extension
     nest_extension.install(nest)
     with pytest.raises(Exception, match="nu_pre"):
         nest.SetDefaults(MODEL, {"exponential": True, "nu_pre": 0.1})

@@ -15,8 +15,8 @@
  * E_L, tau_syn_ex, tau_syn_in, I_e) and theta_plus (mV), tau_theta (ms).
  * State and recordables: V_m (mV), g_ex, g_in (nS), theta (mV).
  *
- * Its spikes are also kept in a PostSpikeRecord for the stdp_dc_synapse connections onto it
- * (only while such connections exist; ``post_spikes_kept`` in its status says how many).
+ * Its spikes are also kept in a PostSpikeRecord for the stdp_dc_synapse and stdp_trace_synapse
+ * connections onto it (only while such connections exist; ``post_spikes_kept`` in its status says how many).
  */
 #ifndef IAF_COND_EXP_FIXED_STEP_H
 #define IAF_COND_EXP_FIXED_STEP_H
@@ -54,7 +54,7 @@ public:
   void get_status( Dictionary& ) const override;
   void set_status( const Dictionary& ) override;
 
-  //! the spikes kept for stdp_dc_synapse connections
+  //! the spikes kept for stdp_dc_synapse and stdp_trace_synapse connections
   PostSpikeRecord&
   post_spike_record()
   {

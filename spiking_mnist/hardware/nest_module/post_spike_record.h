@@ -1,6 +1,6 @@
 /*
- * PostSpikeRecord: a neuron's recent spikes, kept for the stdp_dc_synapse connections onto it
- * (see stdp_dc_synapse.h).
+ * PostSpikeRecord: a neuron's recent spikes, kept for the stdp_dc_synapse and
+ * stdp_trace_synapse connections onto it (see stdp_dc_synapse.h, stdp_trace_synapse.h).
  *
  * Each spike is kept as its time step and the step of the neuron's spike before it, from
  * which a synapse computes both of D&C's postsynaptic traces (post1, post2) without the
