@@ -10,6 +10,8 @@ input_to_exc); layer2 is built, run and mapped with it.
 Usage: spiking-mnist train --model examples/second_layer.py --run-dir runs/two
        spiking-mnist evaluate runs/two --model examples/second_layer.py
 """
+import numpy as np
+
 from spiking_mnist.models.diehl_cook import cell_parameters, cell_type, synaptic_unit
 from spiking_mnist.models.network import Network
 from spiking_mnist.models.parameters import ConfigError
@@ -62,9 +64,11 @@ def build(sim, params, n_inputs, learning_synapse, connectors=None, cell_types=N
         inhibitory, excitatory, sim.AllToAllConnector(allow_self_connections=False),
         static(params.inh_to_exc.weight, "excitatory", "inhibitory", params.inh_to_exc.delay),
         receptor_type="inhibitory", label="inh_to_exc")
+    # the random pairs drawn here, the same on every backend (sPyNNaker takes no rng)
+    drawn = np.random.default_rng(p2.seed).random((n, p2.n_excitatory))
     exc_to_layer2 = sim.Projection(
-        excitatory, layer2, sim.FixedProbabilityConnector(
-            p2.connection_probability, rng=sim.NumpyRNG(seed=p2.seed)),
+        excitatory, layer2, sim.FromListConnector(
+            np.argwhere(drawn < p2.connection_probability)),
         static(p2.weight, "excitatory", "excitatory", p2.delay),
         receptor_type="excitatory", label="exc_to_layer2")
     return Network(inputs=inputs, excitatory=excitatory, inhibitory=inhibitory,
