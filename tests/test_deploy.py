@@ -171,3 +171,15 @@ def test_deployment_cost_benchmark_runs_on_a_tiny_network(virtual_home):
         "original", "board twin", "board twin", "time step only", "weights only"]
     assert rows[0]["minus_original_points"] == 0.0
     assert all(0 <= r["accuracy"] <= 1 for r in rows)
+
+
+def test_deploy_without_spynnaker_says_how_to_install_it(monkeypatch, tmp_path, capsys):
+    run = tmp_path / "run"
+    write_run(run)
+    for name in [m for m in sys.modules if m == "spynnaker" or m.startswith("spynnaker.")
+                 or m == "spiking_mnist.hardware.spinnaker"]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "spynnaker", None)     # import spynnaker: ImportError
+    assert main(["deploy", str(run), "--board", "virtual"]) == 3
+    err = capsys.readouterr().err
+    assert "pip install 'spiking-mnist[spinnaker]'" in err and "Traceback" not in err

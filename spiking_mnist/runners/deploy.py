@@ -31,7 +31,7 @@ from typing import Iterable
 
 import numpy as np
 
-from spiking_mnist.hardware import BackendError, configure_machine
+from spiking_mnist.hardware import BackendError, backend_class, configure_machine
 from spiking_mnist.models import diehl_cook
 from spiking_mnist.models.network import DIEHL_COOK, NetworkModel
 from spiking_mnist.models.parameters import ConfigError, Parameters, variants
@@ -232,6 +232,7 @@ def deploy(run_dir: Path | None = None, name: str | None = None, board: str | No
             raise ConfigError("give a run directory or --pretrained NAME")
         network = None
         run_dir = Path(run_dir)
+    backend_class("spinnaker")   # sPyNNaker installed, or BackendError saying how
     # refused before a machine is configured: no trained network, or one too large
     ckpt = network.checkpoint if network is not None else shipped.trained_checkpoint(run_dir)
     params, _ = board_twin(ckpt, model)
