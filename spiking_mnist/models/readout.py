@@ -112,8 +112,9 @@ def score_spiking(run_dir, params, splits: list[str], load_codes, load_output) -
     out: dict = {"reads": "layer1", "offline": {}, "same_code": {},
                  **{method: {} for method in output_layer.METHODS}}
     for split in (s for s in splits if s != "train"):
-        coded = load_output(run_dir, split)
-        offline = model.predict(load_codes(run_dir, 1, split)[0] / full_scale)
+        coded = load_output(run_dir, split)     # the first images of the split's codes
+        offline = model.predict(load_codes(run_dir, 1, split)[0][:len(coded["labels"])]
+                                / full_scale)
         out["offline"][split] = float((offline == coded["labels"]).mean())
         out["same_code"][split] = float(coded["same_code"].mean())
         for k, method in enumerate(output_layer.METHODS):
