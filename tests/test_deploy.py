@@ -116,7 +116,7 @@ def test_on_a_real_machine_deploy_labels_tests_and_writes_metrics(virtual_home, 
     values["parameters"]["simulation"]["threads"] = 1
     manifest.write_text(json.dumps(values))
 
-    def mapped_on_a_board(params, frozen, images, machine):
+    def mapped_on_a_board(params, frozen, images, machine, model=None):
         return {"held": frozen.weights, "steps": {}, "virtual": False,
                 "resources": Resources(1, 1, 3, 49, 1 << 20, 1, 48),
                 "mapping_seconds": 1.0, "build_and_map_seconds": 2.0}
