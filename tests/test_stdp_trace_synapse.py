@@ -10,7 +10,7 @@ import pytest
 from spiking_mnist.hardware import nest_extension
 from spiking_mnist.hardware.nest import STDP_RULES, import_pynn_nest
 from spiking_mnist.models.parameters import ConfigError, load_parameters
-from test_stdp_dc_synapse import DT, run_network
+from test_stdp_dc_synapse import DT, _drive, run_network
 
 MODEL = "stdp_trace_synapse"
 #: strong rates, so that the trains reach the clipping at 0 and Wmax
@@ -32,7 +32,7 @@ def trace_rule(w, pre, post, delay, until, tau_pre, tau_post, nu_pre, nu_post, x
 
     Traces start at 0, decay exponentially and are increased by 1 at each spike of their side,
     after the rule has read them. A postsynaptic spike: ``w = clip(w + nu_post * (x_pre -
-    x_tar) * (Wmax - w)^mu)`` (power law) or ``clip(w + nu_post * (x_pre * exp(-beta w) -
+    x_tar) * max(Wmax - w, 0)^mu)`` (power law) or ``clip(w + nu_post * (x_pre * exp(-beta w) -
     x_tar * exp(-beta (Wmax - w))))`` (``exponential``); a presynaptic spike: ``w = clip(w - nu_pre
     * x_post * w^mu)``. Events at the same time each see the other side's trace from before
     that time, the postsynaptic one first.
@@ -50,7 +50,7 @@ def trace_rule(w, pre, post, delay, until, tau_pre, tau_post, nu_pre, nu_post, x
             if exponential:
                 dw = nu_post * (x_pre * np.exp(-beta * w) - x_tar * np.exp(-beta * (Wmax - w)))
             else:
-                dw = nu_post * (x_pre - x_tar) * (Wmax - w) ** mu
+                dw = nu_post * (x_pre - x_tar) * max(Wmax - w, 0.0) ** mu
             w = np.clip(w + dw, 0.0, Wmax)
         if t in is_pre:
             if nu_pre > 0:
@@ -117,6 +117,28 @@ def test_the_rule_table_scales_weight_changes_to_nest_units():
         assert step(unit, w) != w
         # only pre_and_post depresses at a presynaptic spike
         assert unit["nu_pre"] == (p.stdp.nu_pre if name == "pre_and_post" else 0.0)
+
+
+@pytest.mark.parametrize("name", ["power_law", "pre_and_post"])
+def test_a_weight_above_wmax_is_clipped_not_lost(name):
+    """Normalisation can scale a weight above Wmax; its next potentiation clips it to Wmax
+    (the power of a negative Wmax - w would be NaN)."""
+    nest = import_pynn_nest()[1]
+    nest.ResetKernel()
+    nest.resolution = DT
+    nest_extension.install(nest)
+    source = nest.Create("spike_train_injector", params={"spike_times": [10.0, 50.0]})
+    cell = nest.Create("iaf_cond_exp_fixed_step", params=dict(
+        E_L=-65.0, E_ex=-65.0, V_reset=-65.0, V_th=-50.0, V_m=-65.0, t_ref=0.0))
+    _drive(nest, cell, [[20.0]])
+    rule = RULES[name]
+    nest.SetDefaults(MODEL, rule)
+    nest.Connect(source, cell, syn_spec={"synapse_model": MODEL, "weight": 1.3, "delay": 1.0})
+    nest.Simulate(100.0)
+    weight = nest.GetConnections(source, cell).get("weight")
+    assert np.isfinite(weight) and weight <= rule["Wmax"]
+    assert weight == pytest.approx(trace_rule(1.3, [10.0, 50.0], [20.0], 1.0, 100.0, **rule),
+                                   abs=1e-12)
 
 
 def test_exponential_dependence_takes_no_depression():

@@ -12,7 +12,9 @@
  *       w = clip(w + nu_post * (x_pre * exp(-beta w) - x_tar * exp(-beta (Wmax - w))), 0, Wmax)
  *   at a presynaptic spike (pre-and-post rule; nu_pre = 0 for the others):
  *       w = clip(w - nu_pre * x_post * w^mu, 0, Wmax)
- * and then the spike's own trace is increased by 1 (a trace is read before its spike adds to
+ * A weight above Wmax (normalisation can scale one there) has no room to grow: (Wmax - w) is
+ * taken as 0 in the power law, and the clip brings the weight to Wmax at its next change.
+ * After each change the spike's own trace is increased by 1 (a trace is read before its spike adds to
  * it). With nu_pre = 0 this is D&C's rule with power-law weight dependence, or (exponential)
  * the one with exponential weight dependence; with nu_pre > 0 and the power law, their
  * pre-and-post rule. The exponential dependence takes no depression (nu_pre must be 0).
@@ -76,7 +78,7 @@ public:
   {
     const double dw = exponential_
       ? nu_post_ * ( x_pre * std::exp( -beta_ * w ) - x_tar_ * std::exp( -beta_ * ( Wmax_ - w ) ) )
-      : nu_post_ * ( x_pre - x_tar_ ) * std::pow( Wmax_ - w, mu_ );
+      : nu_post_ * ( x_pre - x_tar_ ) * std::pow( std::max( Wmax_ - w, 0.0 ), mu_ );
     return std::min( std::max( w + dw, 0.0 ), Wmax_ );
   }
 
