@@ -145,3 +145,14 @@ def test_a_damaged_file_is_refused_before_it_is_read(exported, tmp_path):
     weights.write_bytes(bytes(data))
     with pytest.raises(pretrained.PretrainedError, match="weights.npz is damaged"):
         pretrained.load("tiny", [folder])
+
+
+@pytest.mark.parametrize("name, n, at_least", [("n100", 100, 0.85), ("n400", 400, 0.90)])
+def test_the_shipped_networks_load_whole_with_their_record(name, n, at_least, monkeypatch):
+    monkeypatch.delenv("SPIKING_MNIST_PRETRAINED", raising=False)
+    network = pretrained.load(name)       # every file checked against its sha256
+    assert network.checkpoint.weights.shape == (784, n)
+    assert network.checkpoint.examples_seen == network.manifest["trained"]["examples"] == 60000
+    assert network.labels.shape == (n,) and set(network.labels.tolist()) == set(range(10))
+    assert network.accuracy["examples"] == 10000 and network.accuracy["split"] == "test"
+    assert network.accuracy["accuracy"] >= at_least
