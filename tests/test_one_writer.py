@@ -35,8 +35,11 @@ def examples_seen(run_dir: Path) -> int:
 
 
 def start(args: list[str]) -> subprocess.Popen:
+    """The command in a process of its own, SIGHUP at its default even when the tests run
+    under nohup (which a training keeps, see below)."""
     return subprocess.Popen(CLI + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+                            text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_DFL))
 
 
 def wait_for(process: subprocess.Popen, done, timeout: float = 300.0) -> None:
