@@ -87,12 +87,18 @@ def test_sighup_stops_after_the_example_with_129_and_the_run_resumes(tmp_path):
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
 def test_the_first_stop_signal_asks_the_second_stops_at_once(signum):
-    with StopOnInterrupt() as stop:
-        os.kill(os.getpid(), signum)
-        assert stop.requested and stop.signum == signum
-        with pytest.raises(Interrupted) as stopped:
+    # SIGHUP at its default, as in a terminal, also when the tests run under nohup
+    previous = signal.signal(signum, signal.SIG_DFL) if signum == signal.SIGHUP else None
+    try:
+        with StopOnInterrupt() as stop:
             os.kill(os.getpid(), signum)
-            time.sleep(1)
+            assert stop.requested and stop.signum == signum
+            with pytest.raises(Interrupted) as stopped:
+                os.kill(os.getpid(), signum)
+                time.sleep(1)
+    finally:
+        if previous is not None:
+            signal.signal(signum, previous)
     assert stopped.value.signum == signum and exit_code(signum) == 128 + signum
     assert signal.getsignal(signum) != stop._handle      # handlers given back
 
