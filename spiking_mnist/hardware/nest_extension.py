@@ -77,11 +77,8 @@ def _nest_kernel(nest) -> Path:
 
 def file_sha256(path: Path) -> str:
     """sha256 (hex) of the contents of ``path``."""
-    digest = hashlib.sha256()
     with open(path, "rb") as stream:
-        for block in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+        return hashlib.file_digest(stream, "sha256").hexdigest()
 
 
 @functools.lru_cache(maxsize=4)

@@ -114,11 +114,8 @@ def find(name: str, search: Iterable[str | os.PathLike[str]] = ()) -> Path:
 
 
 def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    with open(path, "rb") as stream:
+        return hashlib.file_digest(stream, "sha256").hexdigest()
 
 
 def load(name: str, search: Iterable[str | os.PathLike[str]] = ()) -> Pretrained:
