@@ -1,5 +1,6 @@
 """The NEST profile: a quiet import, and the input -> excitatory plasticity one synapse at a
 time (D&C's rule and units)."""
+import os
 import subprocess
 import sys
 
@@ -67,12 +68,15 @@ def test_no_post_spike_no_change():
 
 
 def test_import_is_silent():
-    """Users see neither NEST's banner nor PyNN's warning about building extensions."""
+    """Users see neither NEST's banner nor PyNN's warnings about building extensions, also
+    in an activated environment (its ``bin`` on PATH, where NEST's wheel puts nest-config)."""
+    env = dict(os.environ, PATH=os.pathsep.join([os.path.dirname(sys.executable),
+                                                 os.environ.get("PATH", "")]))
     code = ("from spiking_mnist.hardware.nest import NestBackend\n"
             "from spiking_mnist.models.parameters import load_defaults\n"
             "NestBackend(load_defaults(\"diehl_cook\").simulation, 10.0).end()")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=120)
+                          timeout=120, env=env)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "" and done.stderr.strip() == "", (done.stdout, done.stderr)
 

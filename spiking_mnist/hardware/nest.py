@@ -155,7 +155,7 @@ def import_pynn_nest():
     """``pyNN.nest`` without NEST's banner and PyNN's extension-build warning.
 
     PyNN tries to build its NEST extensions at import and warns that ``nest-config`` is
-    missing on pip-installed NEST; the extensions are not used here.
+    missing, or that building failed; the extensions are not used here.
     """
     os.environ.setdefault("PYNEST_QUIET", "1")
     logging.getLogger("PyNN").addFilter(_not_synaptic_current_init)
@@ -165,6 +165,10 @@ def import_pynn_nest():
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Cannot find nest-config")
         warnings.filterwarnings("ignore", message="Unable to build")
+        # in an activated environment PyNN finds the wheel's nest-config and tries to build
+        # them with the compiler NEST was built with, which is not on the user's machine
+        warnings.filterwarnings("ignore", message="Problem running cmake")
+        warnings.filterwarnings("ignore", message="Unable to compile NEST extensions")
         try:
             import pyNN.nest as sim
             import nest
