@@ -131,14 +131,15 @@ def _forced_spikes(nest, cells, rate: float, duration: float, dt: float, rng) ->
                 "amplitude_values": [v for _, v in changes]}), cell)
 
 
-def stdp_seconds(nest, rule: str | None, n: int, threads: int, dt: float,
+def stdp_seconds(nest, rule, n: int, threads: int, dt: float,
                  duration: float = 5000.0, post_rate: float = 5.0,
                  seed: int = 1) -> tuple[float, int]:
     """Wall seconds to simulate ``duration`` ms of 784 inputs at D&C's rates of a random
     sparse image onto ``n`` fixed-step cells, all-to-all through the input synapse of
-    ``stdp.rule`` ``rule`` (D&C's constants, 1 nS per weight unit) or a static synapse
-    (None); the cells spike at the same random times whatever the synapse (``post_rate``
-    Hz each). Also the synaptic events (input spikes times ``n``) in that time."""
+    ``stdp.rule`` ``rule`` (D&C's constants, 1 nS per weight unit), of a NEST profile
+    ``StdpRule``, or a static synapse (None); the cells spike at the same random times
+    whatever the synapse (``post_rate`` Hz each). Also the synaptic events (input spikes
+    times ``n``) in that time."""
     from spiking_mnist.hardware.nest import STDP_RULES
     from spiking_mnist.models.parameters import load_parameters
     stdp = load_parameters("diehl_cook").stdp
@@ -155,7 +156,7 @@ def stdp_seconds(nest, rule: str | None, n: int, threads: int, dt: float,
                          params=[{"spike_times": t.tolist()} for t in trains])
     spec = {"synapse_model": "static_synapse"}
     if rule is not None:
-        model = STDP_RULES[rule]
+        model = STDP_RULES[rule] if isinstance(rule, str) else rule
         nest.SetDefaults(model.synapse_model, model.synapse(stdp, 1.0))
         if model.cells(stdp):
             cells.set(**model.cells(stdp))
@@ -175,8 +176,12 @@ def stdp_nanoseconds(nest, n: int, threads: int, dt: float, repeats: int = 3,
                      post_rate: float = 5.0, duration: float = 5000.0) -> dict[str, float]:
     """Wall nanoseconds per synaptic event of :func:`stdp_seconds` for a static synapse and
     each ``stdp.rule``, the fastest of ``repeats`` runs taken in turn."""
-    rules = {"static_synapse": None, "stdp_triplet_synapse (triplet_all_to_all)":
-             "triplet_all_to_all", "stdp_dc_synapse (nearest_spike)": "nearest_spike"}
+    from spiking_mnist.hardware.nest import STDP_RULES
+    rules = {"static_synapse": None,
+             "stdp_triplet_synapse (triplet_all_to_all, NEST's)":
+                 STDP_RULES["triplet_all_to_all"].other_cells,
+             "stdp_dc_synapse (triplet_all_to_all)": "triplet_all_to_all",
+             "stdp_dc_synapse (nearest_spike)": "nearest_spike"}
     best = {name: np.inf for name in rules}
     for _ in range(repeats):
         for name, rule in rules.items():

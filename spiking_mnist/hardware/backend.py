@@ -109,11 +109,13 @@ class Backend(abc.ABC):
                     f"{', '.join(cls.standard_stdp[part]) or 'none'}")
 
     @abc.abstractmethod
-    def input_synapse(self, stdp, native_per_unit: float):
+    def input_synapse(self, stdp, native_per_unit: float, target: str = "IF_cond_exp"):
         """The PyNN synapse type of input -> excitatory: D&C's STDP (``stdp``, the
         ``[stdp]`` parameters, rule by ``stdp.rule``), PyNN's standard STDP (``stdp`` a
         :class:`~spiking_mnist.models.network.StandardSTDP`) or static (``stdp`` None);
-        one dimensionless weight is ``native_per_unit`` of the backend's weight unit."""
+        one dimensionless weight is ``native_per_unit`` of the backend's weight unit;
+        ``target`` is the PyNN standard cell type of the excitatory cells (a backend may
+        run a rule differently onto different cells)."""
 
     @abc.abstractmethod
     def attach(self, network, stdp, rebuild: Rebuild) -> None:

@@ -19,10 +19,12 @@ input spike source         PyNN ``SpikeSourceArray`` as NEST's ``spike_train_inj
                            generator, so targets get each spike when they would through the
                            relay
 input -> excitatory STDP   by ``stdp.rule`` (:data:`STDP_RULES`): ``triplet_all_to_all``,
-                           NEST ``stdp_triplet_synapse`` with only the pair depression
-                           (``Aminus``) and triplet potentiation (``Aplus_triplet``) terms:
-                           D&C's rule, but with all-to-all traces (D&C reset them to 1);
-                           ``nearest_spike``, this project's ``stdp_dc_synapse``: D&C's rule
+                           D&C's rule with traces summed over all spikes (D&C reset them to
+                           1): onto the fixed-step cell this project's ``stdp_dc_synapse``
+                           (``all_to_all``), onto NEST's cells NEST's
+                           ``stdp_triplet_synapse`` with only the pair depression
+                           (``Aminus``) and triplet potentiation (``Aplus_triplet``) terms;
+                           ``nearest_spike``, ``stdp_dc_synapse``: D&C's rule
                            as their code states it (its header says what still differs);
                            ``power_law``, ``exponential`` and ``pre_and_post``, this
                            project's ``stdp_trace_synapse``: the other rules D&C compared
@@ -72,6 +74,16 @@ class StdpRule:
     synapse: Callable[..., dict]
     cells: Callable[..., dict]
     fixed_step_cell: bool = False
+    #: how NEST runs the rule onto its own cells, for a rule that runs faster onto the
+    #: fixed-step cell (None: it runs only there)
+    other_cells: "StdpRule | None" = None
+
+
+def stdp_rule(name: str, fixed_step_cell: bool) -> StdpRule:
+    """How NEST runs ``stdp.rule`` ``name`` onto the fixed-step conductance cell
+    (``fixed_step_cell``) or onto NEST's own cells."""
+    rule = STDP_RULES[name]
+    return rule.other_cells if rule.other_cells and not fixed_step_cell else rule
 
 
 def _trace_rule(s, g: float, weight_dependence: str, depression: bool) -> dict:
@@ -86,21 +98,34 @@ def _trace_rule(s, g: float, weight_dependence: str, depression: bool) -> dict:
                 exponential=weight_dependence == "exponential")
 
 
+def _dc_rule(s, g: float) -> dict:
+    """``stdp_dc_synapse``'s parameters for D&C's triplet rule, in NEST units of ``g`` per
+    dimensionless weight."""
+    return dict(tau_pre=s.tau_pre, tau_post1=s.tau_post1, tau_post2=s.tau_post2,
+                nu_pre=s.nu_pre * g, nu_post=s.nu_post * g, Wmax=s.w_max * g)
+
+
 #: ``stdp.rule`` -> how NEST runs it
 STDP_RULES = {
-    # NEST's triplet rule with D&C's two terms: Aminus * post1 at a presynaptic spike,
-    # Aplus_triplet * pre * post2 at a postsynaptic one; the cells keep the post traces
+    # D&C's triplet rule with traces summed over all spikes: this project's stdp_dc_synapse
+    # onto the fixed-step cell; onto other cells NEST's stdp_triplet_synapse with D&C's two
+    # terms, Aminus * post1 at a presynaptic spike and Aplus_triplet * pre * post2 at a
+    # postsynaptic one, the cells keeping the post traces (the same rule: ~22 % more per
+    # synaptic event at N=400, benchmarks/nest_costs.py --stdp)
     "triplet_all_to_all": StdpRule(
-        "stdp_triplet_synapse",
-        lambda s, g: dict(tau_plus=s.tau_pre,
-                          tau_plus_triplet=s.tau_pre,  # unused: Aminus_triplet is 0
-                          Aplus=0.0, Aplus_triplet=s.nu_post * g,
-                          Aminus=s.nu_pre * g, Aminus_triplet=0.0, Wmax=s.w_max * g),
-        lambda s: dict(tau_minus=s.tau_post1, tau_minus_triplet=s.tau_post2)),
+        "stdp_dc_synapse",
+        lambda s, g: dict(_dc_rule(s, g), all_to_all=True),
+        lambda s: {}, fixed_step_cell=True,
+        other_cells=StdpRule(
+            "stdp_triplet_synapse",
+            lambda s, g: dict(tau_plus=s.tau_pre,
+                              tau_plus_triplet=s.tau_pre,  # unused: Aminus_triplet is 0
+                              Aplus=0.0, Aplus_triplet=s.nu_post * g,
+                              Aminus=s.nu_pre * g, Aminus_triplet=0.0, Wmax=s.w_max * g),
+            lambda s: dict(tau_minus=s.tau_post1, tau_minus_triplet=s.tau_post2))),
     "nearest_spike": StdpRule(
         "stdp_dc_synapse",
-        lambda s, g: dict(tau_pre=s.tau_pre, tau_post1=s.tau_post1, tau_post2=s.tau_post2,
-                          nu_pre=s.nu_pre * g, nu_post=s.nu_post * g, Wmax=s.w_max * g),
+        lambda s, g: dict(_dc_rule(s, g), all_to_all=False),
         lambda s: {}, fixed_step_cell=True),
     # the presynaptic-trace rules; a power-law weight change scales as weight^(1 - mu)
     "power_law": StdpRule(
@@ -260,7 +285,7 @@ class NestBackend(Backend):
             raise ConfigError("theta.kept = cells needs the fixed-step conductance cell "
                               "(network.synapses = conductance, simulation.cell_integration "
                               "= fixed_step); or keep theta on the host: --set theta.kept=host")
-        rule = STDP_RULES[params.stdp.rule]
+        rule = stdp_rule(params.stdp.rule, fixed_step_cell)
         if rule.fixed_step_cell and not fixed_step_cell:
             raise ConfigError(f"stdp.rule = {params.stdp.rule} runs as {rule.synapse_model}, "
                               "which keeps its postsynaptic spikes in the fixed-step "
@@ -290,6 +315,7 @@ class NestBackend(Backend):
         #: input weights are read, written and normalised inside NEST (the module)
         self.normalises_in_place = self._module_installed
         self._kernel = None
+        self._stdp_rule = None   # how the input synapses run D&C's rule (input_synapse)
         self.timestep = timestep
         self._injectors = None
         self._t = 0.0
@@ -312,16 +338,19 @@ class NestBackend(Backend):
         self._recorded: dict[str, list] = {}
 
     # -- synapse types ------------------------------------------------------------------
-    def input_synapse(self, stdp, native_per_unit: float):
+    def input_synapse(self, stdp, native_per_unit: float, target: str = "IF_cond_exp"):
         """The input -> excitatory synapse type: D&C STDP by ``stdp.rule``
-        (:data:`STDP_RULES`), or static if ``stdp`` is None; one dimensionless weight is
+        (:func:`stdp_rule`: onto the fixed-step cell when ``target``, the PyNN standard
+        cell type of the excitatory cells, is ``IF_cond_exp`` and this simulation runs it
+        so), or static if ``stdp`` is None; one dimensionless weight is
         ``native_per_unit`` in NEST's units (nS or pA)."""
         self._native_per_unit = native_per_unit
         if stdp is None:
             return self.sim.StaticSynapse(weight=0.0, delay=self.timestep)
         if isinstance(stdp, StandardSTDP):   # PyNN's: NEST's stdp_synapse (PyNN units)
             return stdp.synapse(self.sim, native_per_unit * 1e-3, self.timestep)
-        rule = STDP_RULES[stdp.rule]
+        rule = self._stdp_rule = stdp_rule(
+            stdp.rule, target == "IF_cond_exp" and "IF_cond_exp" in self.cell_types)
         return self.sim.native_synapse_type(rule.synapse_model)(
             weight=0.0, delay=self.timestep, **rule.synapse(stdp, native_per_unit))
 
@@ -331,7 +360,7 @@ class NestBackend(Backend):
         nest = self._nest
         exc = network.excitatory.node_collection
         if stdp is not None and not isinstance(stdp, StandardSTDP) \
-                and (cells := STDP_RULES[stdp.rule].cells(stdp)):
+                and (cells := self._stdp_rule.cells(stdp)):
             exc.set(**cells)
         if isinstance(stdp, StandardSTDP):
             # the module scales only its own and D&C's synapse types in place; NEST's

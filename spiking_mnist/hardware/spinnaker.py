@@ -187,8 +187,9 @@ class SpinnakerBackend(Backend):
         self.sim.setup(timestep=self.timestep, min_delay=self.timestep)
 
     # -- synapse types ------------------------------------------------------------------
-    def input_synapse(self, stdp, unit_conductance_nS: float):
-        """The input -> excitatory synapse type: D&C STDP, or static if ``stdp`` is None."""
+    def input_synapse(self, stdp, unit_conductance_nS: float, target: str = "IF_cond_exp"):
+        """The input -> excitatory synapse type: D&C STDP, or static if ``stdp`` is None
+        (onto any ``target`` cell type)."""
         self._stdp, self._nS_per_unit = stdp, unit_conductance_nS
         if stdp is not None and not isinstance(stdp, StandardSTDP) \
                 and (problems := stdp_rounding(stdp, unit_conductance_nS)):

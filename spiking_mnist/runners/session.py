@@ -32,7 +32,8 @@ def open_network(params, backend_name: str, weights: np.ndarray, delays: np.ndar
     if plastic:
         stdp = model.learning_rule(params) or params.stdp
     synapse = backend.input_synapse(
-        stdp, 1e3 * diehl_cook.synaptic_unit(params, "excitatory", "excitatory"))
+        stdp, 1e3 * diehl_cook.synaptic_unit(params, "excitatory", "excitatory"),
+        diehl_cook.cell_type(backend.sim, params).__name__)
 
     def build(sim, input_synapse, connectors=None):
         network = model.build(sim, params, weights.shape[0], input_synapse, masks,

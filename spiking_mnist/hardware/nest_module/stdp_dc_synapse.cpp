@@ -18,6 +18,7 @@ STDPDCCommonProperties::STDPDCCommonProperties()
   , nu_pre_( 0.0001 )
   , nu_post_( 0.01 )
   , Wmax_( 1.0 )
+  , all_to_all_( false )
 {
   tabulate_();
 }
@@ -32,6 +33,7 @@ STDPDCCommonProperties::get_status( Dictionary& d ) const
   d[ "nu_pre" ] = nu_pre_;
   d[ "nu_post" ] = nu_post_;
   d[ nest::names::Wmax ] = Wmax_;
+  d[ "all_to_all" ] = all_to_all_;
 }
 
 void
@@ -39,12 +41,14 @@ STDPDCCommonProperties::set_status( const Dictionary& d, nest::ConnectorModel& c
 {
   double tau_pre = tau_pre_, tau_post1 = tau_post1_, tau_post2 = tau_post2_;
   double nu_pre = nu_pre_, nu_post = nu_post_, Wmax = Wmax_;
+  bool all_to_all = all_to_all_;
   d.update_value( std::string( "tau_pre" ), tau_pre );
   d.update_value( std::string( "tau_post1" ), tau_post1 );
   d.update_value( std::string( "tau_post2" ), tau_post2 );
   d.update_value( std::string( "nu_pre" ), nu_pre );
   d.update_value( std::string( "nu_post" ), nu_post );
   d.update_value( nest::names::Wmax, Wmax );
+  d.update_value( std::string( "all_to_all" ), all_to_all );
   if ( not( tau_pre > 0 and tau_post1 > 0 and tau_post2 > 0 ) )
   {
     throw nest::BadProperty( "The time constants of stdp_dc_synapse must be strictly positive." );
@@ -60,6 +64,7 @@ STDPDCCommonProperties::set_status( const Dictionary& d, nest::ConnectorModel& c
   nu_pre_ = nu_pre;
   nu_post_ = nu_post;
   Wmax_ = Wmax;
+  all_to_all_ = all_to_all;
   tabulate_();
 }
 

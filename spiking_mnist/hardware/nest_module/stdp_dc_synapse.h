@@ -8,6 +8,14 @@
  *   at a postsynaptic spike:  w = clip(w + nu_post * pre * post2_before, 0, Wmax);
  *                             post1 = post2 = 1     (post2_before: post2 just before the reset)
  * All traces start at 0.
+ * With all_to_all true, each trace is instead *increased by 1* at a spike of its side (summed
+ * over all spikes, the synapse keeping the three sums), and the synapse runs exactly as NEST's
+ * stdp_triplet_synapse with D&C's two terms (Aplus = Aminus_triplet = 0), for less per
+ * event (it reads no spike history of the target's archive): the potentiation of the
+ * postsynaptic spikes since the last presynaptic spike is added at the next presynaptic
+ * spike, before its depression, and clipped to Wmax there (a weight read in between, and
+ * normalised, leaves it out; flush() only works it out, so the record can drop the spikes).
+ * A weight that normalisation scaled above Wmax stays there until its input's next spike.
  *
  * How it runs in NEST. A NEST synapse is only called at its presynaptic spikes, so the
  * potentiation of each postsynaptic spike is applied at the synapse's next presynaptic spike
@@ -37,7 +45,8 @@
  * one when it is simultaneous in the other, as with stdp_triplet_synapse.
  *
  * Parameters, common to all synapses of a model (set them with SetDefaults or CopyModel):
- * tau_pre, tau_post1, tau_post2 (ms), nu_pre, nu_post, Wmax (weight units; Wmax >= 0).
+ * tau_pre, tau_post1, tau_post2 (ms), nu_pre, nu_post, Wmax (weight units; Wmax >= 0),
+ * all_to_all (bool: traces summed rather than reset; default false).
  * Per synapse: weight.
  */
 #ifndef STDP_DC_SYNAPSE_H
@@ -73,6 +82,7 @@ public:
   double nu_pre_;
   double nu_post_;
   double Wmax_;
+  bool all_to_all_;
   StepDecay pre_;   //!< pre after a number of steps
   StepDecay post1_; //!< post1 after a number of steps
   StepDecay post2_; //!< post2 after a number of steps
@@ -167,6 +177,13 @@ private:
   long t_lastspike_ = PostSpikeRecord::NONE; //!< last presynaptic spike (steps)
   long t_read_ = 0;                          //!< postsynaptic spikes read up to here (steps, at the synapse)
   double weight_ = 1.0;
+  // all_to_all only: the summed traces just after the last presynaptic spike (pre) and after
+  // the last postsynaptic spike applied (post1, post2; that spike's step at the cell)
+  double pre_sum_ = 0.0;
+  double post1_sum_ = 0.0;
+  double post2_sum_ = 0.0;
+  long t_post_ = PostSpikeRecord::NONE;
+  double potentiation_ = 0.0; //!< due at the next presynaptic spike
 };
 
 template < typename targetidentifierT >
@@ -192,6 +209,22 @@ stdp_dc_synapse< targetidentifierT >::potentiate_( PostSpikeRecord& record,
   {
     --begin;
   }
+  if ( cp.all_to_all_ )
+  {
+    for ( size_t i = begin; i < end; ++i )
+    {
+      PostSpikeRecord::Spike& spike = spikes[ i ];
+      ++spike.reads;
+      const long since = spike.step - t_post_;
+      const double post2_before = post2_sum_ * cp.post2_( since );
+      const double pre = pre_sum_ * cp.pre_( spike.step + delay - t_lastspike_ );
+      potentiation_ += cp.nu_post_ * pre * post2_before;
+      post1_sum_ = post1_sum_ * cp.post1_( since ) + 1.0;
+      post2_sum_ = post2_before + 1.0;
+      t_post_ = spike.step;
+    }
+    return end;
+  }
   for ( size_t i = begin; i < end; ++i )
   {
     PostSpikeRecord::Spike& spike = spikes[ i ];
@@ -215,6 +248,31 @@ stdp_dc_synapse< targetidentifierT >::send( nest::Event& e, size_t tid, const ST
   auto* target = static_cast< iaf_cond_exp_fixed_step* >( get_target( tid ) );
   PostSpikeRecord& record = target->post_spike_record();
 
+  if ( cp.all_to_all_ )
+  {
+    if ( record.last() > t_read_ - get_delay_steps() )
+    {
+      potentiate_( record, t_spike, cp );
+    }
+    t_read_ = t_spike;
+    if ( t_post_ + get_delay_steps() > t_lastspike_ )
+    {
+      // postsynaptic spikes since the last presynaptic spike: their potentiation, clipped
+      weight_ = std::min( weight_ + potentiation_, cp.Wmax_ );
+      potentiation_ = 0.0;
+    }
+    // post1 from before a postsynaptic spike reaching the synapse at this very step
+    const double post1 = t_post_ == at ? post1_sum_ - 1.0 : post1_sum_ * cp.post1_( at - t_post_ );
+    weight_ = std::max( weight_ - cp.nu_pre_ * post1, 0.0 );
+    pre_sum_ = pre_sum_ * cp.pre_( t_spike - t_lastspike_ ) + 1.0;
+    t_lastspike_ = t_spike;
+    e.set_receiver( *target );
+    e.set_weight( weight_ );
+    e.set_delay_steps( get_delay_steps() );
+    e.set_rport( get_rport() );
+    e();
+    return true;
+  }
   // the latest postsynaptic spike that reached the synapse strictly before this one (its
   // post1 depresses): without a spike since the synapse last read, the cell's latest
   long latest = record.last();
