@@ -62,6 +62,17 @@ def test_chunk_schedule_puts_every_example_in_its_own_window():
     assert sum(t.size for t in chunk) == sum(t.size for s in showings for t in s)
 
 
+def test_a_single_showing_is_its_own_schedule():
+    showing = poisson_spike_times(rates_hz(np.full(784, 200, dtype=np.uint8), 31.875, 2),
+                                  350.0, 0.5, spike_rng(1, "train", 0, 0))
+    pair = schedule_spike_times([showing, showing], 500.0)
+    alone = schedule_spike_times([showing], 500.0)
+    assert len(alone) == 784
+    for i, times in enumerate(alone):
+        np.testing.assert_array_equal(times, showing[i])
+        np.testing.assert_array_equal(times, pair[i][pair[i] <= 500.0])
+
+
 def test_chunk_schedule_refuses_a_showing_longer_than_its_window():
     with pytest.raises(ValueError, match="outside"):
         schedule_spike_times([[np.array([10.0, 600.0])]], 500.0)

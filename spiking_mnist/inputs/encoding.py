@@ -48,7 +48,8 @@ def schedule_spike_times(showings: list[list[np.ndarray]], period: float) -> lis
 
     ``showings[k]`` holds, per input, the spike times (ms, in ``(0, period]``) of showing
     ``k``, as :func:`poisson_spike_times` gives them; they are moved into showing k's window
-    ``(k * period, (k + 1) * period]``. Returns one sorted array per input.
+    ``(k * period, (k + 1) * period]``. Returns one sorted array per input: a single
+    showing's own arrays.
     """
     if not showings:
         return []
@@ -60,6 +61,8 @@ def schedule_spike_times(showings: list[list[np.ndarray]], period: float) -> lis
         flat = np.concatenate(showing) if n_inputs else np.zeros(0)
         if flat.size and (flat.min() <= 0 or flat.max() > period):
             raise ValueError(f"showing {k} has spikes outside (0, {period}] ms")
+        if len(showings) == 1:   # already one sorted array per input, in its window
+            return list(showing)
         inputs.append(np.repeat(np.arange(n_inputs), [t.size for t in showing]))
         times.append(flat + k * period)
     inputs, times = np.concatenate(inputs), np.concatenate(times)
