@@ -361,10 +361,48 @@ def test_kernel_weights_read_and_write_what_pynest_does(synapse_model):
     column = ids[:, 1] - targets[1].global_id
     if synapse_model == "static_synapse":
         with pytest.raises(BackendError, match="normalised in place"):
-            kernel.normalise_columns(column, 2, 3.0)
+            kernel.columns(column, 2).normalise(3.0)
     else:
-        kernel.normalise_columns(column, 2, 3.0, np.array([False, True]))
+        kernel.columns(column, 2).normalise(3.0, np.array([False, True]))
         np.testing.assert_allclose(np.bincount(column, connections.get("weight")),
                                    [expected[column == 0].sum(), 3.0])
         with pytest.raises(ValueError, match="columns for"):
-            kernel.normalise_columns(column[1:], 2, 3.0)
+            kernel.columns(column[1:], 2)
+
+
+def test_normalisation_walks_again_when_nest_moves_the_connections():
+    nest = _nest()
+    nest.ResetKernel()
+    nest_extension.install(nest)
+    early = nest.Create("parrot_neuron")   # a lower node ID than every source below
+    sources = nest.Create("parrot_neuron", 12)
+    targets = nest.Create("iaf_cond_exp_fixed_step", 3)
+    rng = np.random.default_rng(1)
+    # one connection per source: NEST's order of them (by source) is unique
+    nest.Connect(np.array(sources.tolist()), np.array(targets.tolist() * 4), "one_to_one",
+                 {"synapse_model": "stdp_triplet_synapse", "weight": rng.uniform(0.1, 1, 12),
+                  "delay": np.ones(12)})
+    nest.Simulate(1.0)
+    synapse_id = nest.GetDefaults("stdp_triplet_synapse")["synapse_modelid"]
+    kernel = nest_extension.KernelConnections.of_projection(
+        nest, synapse_id, (sources[0].global_id, 12), (targets[0].global_id, 3))
+    column = kernel.ids[:, 1] - targets[0].global_id
+    columns = kernel.columns(column, 3)
+    columns.normalise(5.0)
+    np.testing.assert_allclose(np.bincount(column, kernel.get_weights()), 5.0)
+    kernel.set_weights(rng.uniform(0.1, 1, 12))   # written in place: read where they are
+    columns.normalise(6.0)
+    np.testing.assert_allclose(np.bincount(column, kernel.get_weights()), 6.0)
+    # connections of another type: NEST sorts again, these stay where they were
+    nest.Connect(sources, targets[0], syn_spec={"synapse_model": "static_synapse"})
+    nest.Simulate(1.0)
+    columns.normalise(7.0)
+    np.testing.assert_allclose(np.bincount(column, kernel.get_weights()), 7.0)
+    # one sorted before them all: every port moves, and the connections are refused
+    nest.Connect(early, targets[0], syn_spec={"synapse_model": "stdp_triplet_synapse"})
+    nest.Simulate(1.0)
+    with pytest.raises(BackendError, match="normalised in place"):
+        columns.normalise(8.0)
+    nest.ResetKernel()   # gone with the kernel: refused, not written
+    with pytest.raises(BackendError, match="normalised in place"):
+        columns.normalise(8.0)

@@ -314,7 +314,7 @@ class NestBackend(Backend):
         self.keeps_theta_in_cells = cell_integration == "fixed_step"
         #: input weights are read, written and normalised inside NEST (the module)
         self.normalises_in_place = self._module_installed
-        self._kernel = None
+        self._kernel = self._kernel_by_column = None
         self._stdp_rule = None   # how the input synapses run D&C's rule (input_synapse)
         self.timestep = timestep
         self._injectors = None
@@ -397,6 +397,7 @@ class NestBackend(Backend):
                 nest, synapse_id, (first_source, len(sources)), (first_target, len(exc)))
             self._kernel_rows = self._kernel.ids[:, 0] - first_source
             self._kernel_columns = self._kernel.ids[:, 1] - first_target
+            self._kernel_by_column = self._kernel.columns(self._kernel_columns, len(exc))
             self._kernel_entries = np.split(
                 np.argsort(self._kernel_columns, kind="stable"),
                 np.cumsum(np.bincount(self._kernel_columns, minlength=len(exc)))[:-1])
@@ -432,8 +433,7 @@ class NestBackend(Backend):
         if columns is not None:
             selected = np.zeros(self._n_columns, dtype=bool)
             selected[columns] = True
-        self._kernel.normalise_columns(self._kernel_columns, self._n_columns,
-                                       column_sum * self._native_per_unit, selected)
+        self._kernel_by_column.normalise(column_sum * self._native_per_unit, selected)
 
     def _kernel_entries_of(self, columns) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
         """The module's entries for the input connections of ``columns`` (None: all), with

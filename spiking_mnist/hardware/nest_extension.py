@@ -287,23 +287,10 @@ class KernelConnections:
         weight must have the sign of its ``Wmax``."""
         self._set(self._lib.spiking_mnist_set_weights, weights, index)
 
-    def normalise_columns(self, column: np.ndarray, n_columns: int, column_sum: float,
-                          selected: np.ndarray | None = None) -> None:
-        """Scale the weights in place so that each column's (NEST units) sum to
-        ``column_sum``: ``column[i]`` is connection i's column in [0, n_columns); only the
-        columns where ``selected`` (bool, n_columns) is true, or all. STDP synapses only.
-        ~5x faster than reading, scaling and writing them back (one checked pass, no copy)."""
-        column = np.ascontiguousarray(column, dtype=np.int64)
-        if len(column) != len(self):
-            raise ValueError(f"{len(column)} columns for {len(self)} connections")
-        if selected is not None:
-            selected = np.ascontiguousarray(selected, dtype=np.uint8)
-            if len(selected) != n_columns:
-                raise ValueError(f"{len(selected)} selections for {n_columns} columns")
-        self._check(self._lib.spiking_mnist_normalise_columns(
-            len(column), *self._ids, column, n_columns,
-            None if selected is None else selected.ctypes.data, column_sum), self._ids,
-            "normalised in place")
+    def columns(self, column: np.ndarray, n_columns: int) -> "KernelColumns":
+        """The connections grouped in columns, for normalisation: ``column[i]`` is
+        connection i's column in [0, n_columns)."""
+        return KernelColumns(self, column, n_columns)
 
     def set_delays(self, delays: np.ndarray) -> None:
         """Write the delays (ms) of all the connections."""
@@ -327,6 +314,39 @@ class KernelConnections:
             raise BackendError(f"NEST connection {named} could not be {done}")
 
 
+class KernelColumns:
+    """The connections of a :class:`KernelConnections` in columns (``column[i]``, in [0,
+    n_columns), is connection i's), whose weights are normalised in place, STDP synapses
+    only (:meth:`normalise`).
+
+    Where the weights are is found at the first normalisation and kept, in the module, while
+    NEST keeps the connections in place (``connection_access.cpp``): each normalisation then
+    only reads and scales them, on NEST's threads.
+    """
+
+    def __init__(self, connections: KernelConnections, column: np.ndarray, n_columns: int):
+        if len(column) != len(connections):
+            raise ValueError(f"{len(column)} columns for {len(connections)} connections")
+        self._lib, self._ids, self._n_columns = connections._lib, connections._ids, n_columns
+        self._cache = self._lib.spiking_mnist_new_column_cache(
+            len(column), *self._ids, np.ascontiguousarray(column, dtype=np.int64), n_columns)
+
+    def normalise(self, column_sum: float, selected: np.ndarray | None = None) -> None:
+        """Scale the weights so that each column's (NEST units) sum to ``column_sum``; only
+        the columns where ``selected`` (bool, n_columns) is true, or all."""
+        if selected is not None:
+            selected = np.ascontiguousarray(selected, dtype=np.uint8)
+            if len(selected) != self._n_columns:
+                raise ValueError(f"{len(selected)} selections for {self._n_columns} columns")
+        KernelConnections._check(self._lib.spiking_mnist_normalise_column_cache(
+            self._cache, None if selected is None else selected.ctypes.data, column_sum),
+            self._ids, "normalised in place")
+
+    def __del__(self):
+        if getattr(self, "_cache", None):
+            self._lib.spiking_mnist_free_column_cache(self._cache)
+
+
 def _library(nest) -> ctypes.CDLL:
     """The built module as a C library, its functions' argument types declared."""
     lib = ctypes.CDLL(str(build(nest)))   # install() loaded it: the same copy
@@ -336,9 +356,13 @@ def _library(nest) -> ctypes.CDLL:
                      lib.spiking_mnist_set_delays):
         function.restype = ctypes.c_long
         function.argtypes = [ctypes.c_long, *ids, values]
-    lib.spiking_mnist_normalise_columns.restype = ctypes.c_long
-    lib.spiking_mnist_normalise_columns.argtypes = [
-        ctypes.c_long, *ids, ids[0], ctypes.c_long, ctypes.c_void_p, ctypes.c_double]
+    lib.spiking_mnist_new_column_cache.restype = ctypes.c_void_p
+    lib.spiking_mnist_new_column_cache.argtypes = [ctypes.c_long, *ids, ids[0], ctypes.c_long]
+    lib.spiking_mnist_free_column_cache.restype = None
+    lib.spiking_mnist_free_column_cache.argtypes = [ctypes.c_void_p]
+    lib.spiking_mnist_normalise_column_cache.restype = ctypes.c_long
+    lib.spiking_mnist_normalise_column_cache.argtypes = [ctypes.c_void_p, ctypes.c_void_p,
+                                                         ctypes.c_double]
     lib.spiking_mnist_list_connections.restype = ctypes.c_long
     lib.spiking_mnist_list_connections.argtypes = [ctypes.c_long] * 6 + ids[:4]
     return lib

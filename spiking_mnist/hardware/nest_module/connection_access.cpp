@@ -24,6 +24,7 @@
  * failed. ``spiking_mnist_list_connections`` finds the connections of one projection in bulk,
  * in that order, without building a status dictionary per connection (~10 us each).
  */
+#include <algorithm>
 #include <stdexcept>
 #include <string>
 #include <typeinfo>
@@ -360,57 +361,216 @@ spiking_mnist_set_weights( long n,
     { set_through_status( i, source, target, thread, synapse, port, nest::names::weight, weights[ i ] ); } );
 }
 
-/* Scales the weights of the connections in place so that those of each selected column
- * (``column[i]`` in [0, n_columns) is connection i's column; ``selected`` null: all) sum to
- * ``column_sum``, as ``diehl_cook.normalise_columns`` (a column summing to 0 is left as it is).
- * One pass reads and checks every connection and sums the columns, a second scales them. All
- * weights must be reachable in place (triplet, D&C or trace STDP synapses). */
-extern "C" long
-spiking_mnist_normalise_columns( long n,
+/* Column normalisation through pointers found once (see ColumnCache below). */
+namespace
+{
+/* The input weights of a projection, each with its column (target neuron), reached for
+ * normalisation through the addresses a checked walk of the kernel's connection table found
+ * (``each_weight``): the walk costs about as much as the normalisation itself, and its
+ * result holds as long as NEST keeps the connections where they are. NEST moves connections
+ * only when it is reset (a new kernel fingerprint) or when it sorts them again after
+ * connections were created or deleted (a new number of connections): either makes the next
+ * normalisation walk again, checking every connection as before. */
+struct ColumnCache
+{
+  // the connections, as given (each_weight's arguments), and their columns
+  std::vector< long > source, target, thread, synapse, port, column;
+  long n_columns;
+
+  // what the last walk found, valid while the kernel and its number of connections are
+  unsigned long fingerprint = 0;
+  size_t n_connections = 0;
+  bool found = false;
+  std::vector< double* > weight;  // per connection
+  // stretches of connections [first, last) of one connector whose weight access applies
+  // due potentiation first (stdp_dc_synapse, stdp_trace_synapse): called again before
+  // each reading
+  struct Flushing
+  {
+    long first, last;
+    nest::ConnectorBase* connector;
+    WeightAccess access;
+  };
+  std::vector< Flushing > flushing;
+  // groups of connections [group[g], group[g + 1]), each on one NEST thread; when every
+  // column lies in one group, the groups are normalised in parallel (on NEST's threads)
+  std::vector< long > group;
+  bool columns_per_group = false;
+};
+
+bool
+kernel_unchanged( const ColumnCache& cache )
+{
+  return cache.found and cache.fingerprint == nest::kernel().get_fingerprint()
+    and cache.n_connections == nest::kernel().connection_manager.get_num_connections();
+}
+
+/* Walk the connections of ``cache`` and keep where their weights are; 0 or 1 + the index
+ * of the connection that failed (missing, column out of range, weight not in place). */
+long
+find_weights( ColumnCache& cache, long until )
+{
+  const long n = cache.source.size();
+  cache.found = false;
+  cache.weight.assign( n, nullptr );
+  cache.flushing.clear();
+  cache.group.assign( 1, 0 );
+  nest::ConnectorBase* known = nullptr;
+  WeightAccess access = no_weight;
+  std::vector< long > group_of_column( cache.n_columns, -1 );
+  bool columns_per_group = true;
+  const long failed = each_connection( n,
+    cache.source.data(),
+    cache.target.data(),
+    cache.thread.data(),
+    cache.synapse.data(),
+    cache.port.data(),
+    [ & ]( long i, nest::ConnectorBase* connector )
+    {
+      const long column = cache.column[ i ], thread = cache.thread[ i ];
+      if ( column < 0 or column >= cache.n_columns )
+      {
+        throw std::out_of_range( "column" );
+      }
+      if ( connector != known )  // connections come grouped by connector
+      {
+        known = connector;
+        access = weight_access( connector );
+        if ( access != weight_at< TripletConnections > and access != weight_at< LabelledTripletConnections > )
+        {
+          cache.flushing.push_back( { i, i, connector, access } );
+        }
+        if ( i > 0 and thread != cache.thread[ i - 1 ] )
+        {
+          cache.group.push_back( i );
+        }
+      }
+      if ( not cache.flushing.empty() and cache.flushing.back().connector == connector )
+      {
+        cache.flushing.back().last = i + 1;
+      }
+      cache.weight[ i ] = access( Place { connector, cache.port[ i ], thread, cache.synapse[ i ] }, until );
+      if ( cache.weight[ i ] == nullptr )
+      {
+        throw std::invalid_argument( "weight not reachable in place" );
+      }
+      long& owner = group_of_column[ column ];
+      const long group = cache.group.size() - 1;
+      columns_per_group = columns_per_group and ( owner == -1 or owner == group );
+      owner = group;
+    } );
+  if ( failed )
+  {
+    return failed;
+  }
+  cache.group.push_back( n );
+  cache.columns_per_group = columns_per_group;
+  cache.fingerprint = nest::kernel().get_fingerprint();
+  cache.n_connections = nest::kernel().connection_manager.get_num_connections();
+  cache.found = true;
+  return 0;
+}
+
+/* Normalise the columns of the connections [first, last) of ``cache`` (every connection of
+ * a column among them), summed in their order, as the walk would. */
+void
+normalise_range( const ColumnCache& cache,
+  long first,
+  long last,
+  long until,
+  const unsigned char* selected,
+  double column_sum,
+  std::vector< double >& sums )
+{
+  for ( const auto& stretch : cache.flushing )  // apply due potentiation before reading
+  {
+    for ( long i = std::max( first, stretch.first ); i < std::min( last, stretch.last ); ++i )
+    {
+      stretch.access( Place { stretch.connector, cache.port[ i ], cache.thread[ i ], cache.synapse[ i ] }, until );
+    }
+  }
+  const long* column = cache.column.data();
+  double* const* weight = cache.weight.data();
+  for ( long i = first; i < last; ++i )
+  {
+    sums[ column[ i ] ] += *weight[ i ];
+  }
+  for ( double& sum : sums )  // the sum becomes the column's factor
+  {
+    const long c = &sum - sums.data();
+    sum = ( ( selected == nullptr or selected[ c ] ) and sum > 0 ) ? column_sum / sum : 1.0;
+  }
+  for ( long i = first; i < last; ++i )
+  {
+    *weight[ i ] *= sums[ column[ i ] ];
+  }
+}
+} // namespace
+
+/* A ColumnCache of the connections (see each_weight) and their columns ``column[i]`` in
+ * [0, n_columns); nothing is checked until the first normalisation. Free it with
+ * spiking_mnist_free_column_cache. */
+extern "C" void*
+spiking_mnist_new_column_cache( long n,
   const long* source,
   const long* target,
   const long* thread,
   const long* synapse,
   const long* port,
   const long* column,
-  long n_columns,
-  const unsigned char* selected,
-  double column_sum )
+  long n_columns )
 {
-  std::vector< double* > weight( n );
-  std::vector< double > sums( n_columns, 0.0 );
-  const long failed = each_weight(
-    n,
-    source,
-    target,
-    thread,
-    synapse,
-    port,
-    [ & ]( long i, double& w )
-    {
-      if ( column[ i ] < 0 or column[ i ] >= n_columns )
-      {
-        throw std::out_of_range( "column" );
-      }
-      weight[ i ] = &w;
-      sums[ column[ i ] ] += w;
-    },
-    []( long ) { throw std::invalid_argument( "weight not reachable in place" ); } );
-  if ( failed )
+  return new ColumnCache { { source, source + n },
+    { target, target + n },
+    { thread, thread + n },
+    { synapse, synapse + n },
+    { port, port + n },
+    { column, column + n },
+    n_columns };
+}
+
+extern "C" void
+spiking_mnist_free_column_cache( void* cache )
+{
+  delete static_cast< ColumnCache* >( cache );
+}
+
+/* Scales the weights of the connections of ``cache`` in place so that those of each
+ * selected column (``selected`` null: all) sum to ``column_sum``, as
+ * ``diehl_cook.normalise_columns`` (a column summing to 0 is left as it is): each column is
+ * summed in the order of its connections, then scaled. Returns 0, or 1 + the index of the
+ * connection that failed (missing, column out of range, weight not in place: triplet, D&C
+ * or trace STDP synapses only). */
+extern "C" long
+spiking_mnist_normalise_column_cache( void* opaque, const unsigned char* selected, double column_sum )
+{
+  ColumnCache& cache = *static_cast< ColumnCache* >( opaque );
+  const long until = delivered_until();
+  if ( not kernel_unchanged( cache ) )
   {
-    return failed;
-  }
-  std::vector< double > factor( n_columns, 1.0 );
-  for ( long c = 0; c < n_columns; ++c )
-  {
-    if ( ( selected == nullptr or selected[ c ] ) and sums[ c ] > 0 )
+    if ( const long failed = find_weights( cache, until ) )
     {
-      factor[ c ] = column_sum / sums[ c ];
+      return failed;
     }
   }
-  for ( long i = 0; i < n; ++i )
+  const long groups = cache.group.size() - 1;
+  const long threads = cache.columns_per_group ? std::min< long >( groups, nest::kernel().vp_manager.get_num_threads() ) : 1;
+  if ( threads <= 1 )
   {
-    *weight[ i ] *= factor[ column[ i ] ];
+    std::vector< double > sums( cache.n_columns, 0.0 );
+    normalise_range( cache, 0, cache.group.back(), until, selected, column_sum, sums );
+    return 0;
+  }
+  // each column on one NEST thread: the groups of one thread touch only its columns
+#pragma omp parallel num_threads( threads )
+  {
+    std::vector< double > sums( cache.n_columns );
+#pragma omp for schedule( static, 1 )
+    for ( long g = 0; g < groups; ++g )
+    {
+      std::fill( sums.begin(), sums.end(), 0.0 );
+      normalise_range( cache, cache.group[ g ], cache.group[ g + 1 ], until, selected, column_sum, sums );
+    }
   }
   return 0;
 }
