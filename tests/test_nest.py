@@ -188,3 +188,14 @@ def test_more_threads_than_cores_are_warned_about_once(monkeypatch, caplog):
     assert warnings[0].startswith("simulation.threads = 2, but this process has 1 core(s): "
                                   "NEST's threads spin")
     assert "set simulation.threads=1 or fewer" in warnings[0]
+
+
+def test_node_collections_list_the_node_ids_nest_gives():
+    from spiking_mnist.hardware.nest import import_pynn_nest
+    _, nest = import_pynn_nest()
+    nest.ResetKernel()
+    cells = nest.Create("iaf_psc_alpha", 10) + nest.Create("parrot_neuron", 5)
+    for nodes in (cells, cells[3:12], cells[[0, 4, 11, 14]], cells[7], cells[2:2]):
+        ids = [] if len(nodes) == 0 else np.atleast_1d(nodes.get("global_id")).tolist()
+        assert nodes.tolist() == ids
+        assert all(type(i) is int for i in nodes.tolist())
