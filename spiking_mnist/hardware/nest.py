@@ -170,7 +170,7 @@ def _node_ids(nodes) -> list[int]:
     node's whole status for it (~3 ms for 784 inputs), and PyNN calls it for each target it
     connects (1,200 times for an N=400 network: half of building it)."""
     from nest import nestkernel_api
-    return nestkernel_api.llapi_node_collection_to_array(nodes._datum, "all").tolist() \
+    return [int(i) for i in nestkernel_api.llapi_node_collection_to_array(nodes._datum, "all")] \
         if len(nodes) else []
 
 
