@@ -366,8 +366,8 @@ namespace
 {
 /* The input weights of a projection, each with its column (target neuron), reached for
  * normalisation through the addresses a checked walk of the kernel's connection table found
- * (``each_weight``): the walk costs about as much as the normalisation itself, and its
- * result holds as long as NEST keeps the connections where they are. NEST moves connections
+ * (``each_weight``: five IDs read and a connector, target and source checked per
+ * connection), which hold as long as NEST keeps the connections where they are. NEST moves connections
  * only when it is reset (a new kernel fingerprint) or when it sorts them again after
  * connections were created or deleted (a new number of connections): either makes the next
  * normalisation walk again, checking every connection as before. */
