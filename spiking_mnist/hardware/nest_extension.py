@@ -3,8 +3,9 @@
 The module (C++ sources in ``hardware/nest_module/``) holds ``iaf_cond_exp_fixed_step``: NEST's
 ``iaf_cond_exp`` equations integrated with a fixed step instead of an adaptive
 Runge-Kutta-Fehlberg solver, plus D&C's homeostatic threshold; ``stdp_dc_synapse``, D&C's
-nearest-spike STDP rule as their code states it (``stdp_dc_synapse.h`` says how it runs and
-what differs); ``stdp_trace_synapse``, the presynaptic-trace rules D&C compared with it
+triplet STDP rule, nearest-spike as their code states it or with traces summed over all
+spikes as NEST's ``stdp_triplet_synapse`` runs it (``stdp_dc_synapse.h`` says how it runs
+and what differs); ``stdp_trace_synapse``, the presynaptic-trace rules D&C compared with it
 (power-law and exponential weight dependence, pre-and-post; ``stdp_trace_synapse.h``); and functions that list a projection's connections and read and write their weights and delays in one call each
 (:class:`KernelConnections`). It is compiled with the system's C++ compiler (``$CXX``, else ``g++``) against the headers of the installed NEST and
 of the ``boost-headers`` package, once per NEST version and source version, into

@@ -227,6 +227,25 @@ weight_access( nest::ConnectorBase* connector )
   return no_weight;
 }
 
+/* Whether the weights reached through ``access`` must have the potentiation due applied
+ * before they are read in place: not NEST's triplet synapses, nor stdp_dc_synapse with
+ * summed traces (``synapse`` on ``thread``), which add it at presynaptic spikes only. */
+bool
+flushes_before_reading( WeightAccess access, long synapse, long thread )
+{
+  if ( access == weight_at< TripletConnections > or access == weight_at< LabelledTripletConnections > )
+  {
+    return false;
+  }
+  if ( access == flushed_weight_at< DCConnections > or access == flushed_weight_at< LabelledDCConnections > )
+  {
+    const auto& common = static_cast< const spiking_mnist::STDPDCCommonProperties& >(
+      nest::kernel().model_manager.get_connection_model( synapse, thread ).get_common_properties() );
+    return not common.all_to_all_;
+  }
+  return true;
+}
+
 /* Calls ``visit(i, connector)`` for each connection i, after checking that it exists. */
 template < typename Visit >
 long
@@ -436,7 +455,7 @@ find_weights( ColumnCache& cache, long until )
       {
         known = connector;
         access = weight_access( connector );
-        if ( access != weight_at< TripletConnections > and access != weight_at< LabelledTripletConnections > )
+        if ( flushes_before_reading( access, cache.synapse[ i ], thread ) )
         {
           cache.flushing.push_back( { i, i, connector, access } );
         }

@@ -14,7 +14,8 @@
  * event (it reads no spike history of the target's archive): the potentiation of the
  * postsynaptic spikes since the last presynaptic spike is added at the next presynaptic
  * spike, before its depression, and clipped to Wmax there (a weight read in between, and
- * normalised, leaves it out; flush() only works it out, so the record can drop the spikes).
+ * normalised, leaves it out: flush() only works it out, so the record can drop the spikes,
+ * and normalisation through a ColumnCache skips it).
  * A weight that normalisation scaled above Wmax stays there until its input's next spike.
  *
  * How it runs in NEST. A NEST synapse is only called at its presynaptic spikes, so the
