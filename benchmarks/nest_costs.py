@@ -173,15 +173,17 @@ def stdp_seconds(nest, rule, n: int, threads: int, dt: float,
 
 
 def stdp_nanoseconds(nest, n: int, threads: int, dt: float, repeats: int = 3,
-                     post_rate: float = 5.0, duration: float = 5000.0) -> dict[str, float]:
+                     post_rate: float = 5.0, duration: float = 5000.0,
+                     only: tuple[str, ...] | None = None) -> dict[str, float]:
     """Wall nanoseconds per synaptic event of :func:`stdp_seconds` for a static synapse and
-    each ``stdp.rule``, the fastest of ``repeats`` runs taken in turn."""
+    each ``stdp.rule`` (NEST's own synapse for ``triplet_all_to_all`` too), the fastest of
+    ``repeats`` runs taken in turn; ``only`` those names."""
     from spiking_mnist.hardware.nest import STDP_RULES
     rules = {"static_synapse": None,
              "stdp_triplet_synapse (triplet_all_to_all, NEST's)":
-                 STDP_RULES["triplet_all_to_all"].other_cells,
-             "stdp_dc_synapse (triplet_all_to_all)": "triplet_all_to_all",
-             "stdp_dc_synapse (nearest_spike)": "nearest_spike"}
+                 STDP_RULES["triplet_all_to_all"].other_cells}
+    rules.update({f"{STDP_RULES[rule].synapse_model} ({rule})": rule for rule in STDP_RULES})
+    rules = {name: rule for name, rule in rules.items() if only is None or name in only}
     best = {name: np.inf for name in rules}
     for _ in range(repeats):
         for name, rule in rules.items():
