@@ -195,7 +195,8 @@ def test_node_collections_list_the_node_ids_nest_gives():
     _, nest = import_pynn_nest()
     nest.ResetKernel()
     cells = nest.Create("iaf_psc_alpha", 10) + nest.Create("parrot_neuron", 5)
-    for nodes in (cells, cells[3:12], cells[[0, 4, 11, 14]], cells[7], nest.NodeCollection()):
+    for nodes in (cells, cells[3:12], cells[[0, 4, 11, 14]], cells[7], cells[::2], cells[1:14:3],
+                  nest.NodeCollection()):
         ids = [] if len(nodes) == 0 else np.atleast_1d(nodes.get("global_id")).tolist()
         assert nodes.tolist() == ids
         assert all(type(i) is int for i in nodes.tolist())

@@ -21,7 +21,7 @@ def dc_rule(w, pre, post, delay, until, tau_pre, tau_post1, tau_post2, nu_pre, n
     times, postsynaptic spikes ``post`` ``delay`` ms later (NEST's dendritic delay).
 
     Traces start at 0 and are reset to 1 at each spike of their side (``all_to_all``:
-    increased by 1). A presynaptic spike: ``pre = 1; w = clip(w - nu_pre * post1, 0, Wmax)``;
+    increased by 1). A presynaptic spike: ``pre = 1; w = max(w - nu_pre * post1, 0)``;
     a postsynaptic spike: ``w = clip(w + nu_post * pre * post2, 0, Wmax); post1 = post2 = 1``.
     Events at the same time each see the other side's traces from before that time, the
     postsynaptic one first.
@@ -41,7 +41,7 @@ def dc_rule(w, pre, post, delay, until, tau_pre, tau_post1, tau_post2, nu_pre, n
         if t in is_post:
             w = np.clip(w + nu_post * trace_pre * post2, 0.0, Wmax)
         if t in is_pre:
-            w = np.clip(w - nu_pre * post1, 0.0, Wmax)
+            w = max(w - nu_pre * post1, 0.0)   # a weight above Wmax stays there
             trace_pre = trace_pre + 1.0 if all_to_all else 1.0
         if t in is_post:
             post1, post2 = (post1 + 1.0, post2 + 1.0) if all_to_all else (1.0, 1.0)
@@ -89,11 +89,13 @@ def _drive(nest, cells, trains):
 
 def run_network(threads: int, reads: list[float], seed: int = 2, n_pre: int = 16,
                 n_post: int = 8, duration: float = 600.0, rule=RULE,
-                model: str = "stdp_dc_synapse", cells: dict | None = None):
+                model: str = "stdp_dc_synapse", cells: dict | None = None,
+                above_wmax: bool = False):
     """A network of ``n_pre`` spike_train_injectors onto ``n_post`` fixed-step cells through
     synapses of the module's ``model`` with parameters ``rule`` (delays 0.5-10 ms, random
-    initial weights), the cells (with ``cells`` parameters too) forced to spike at fixed
-    times; weights read through
+    initial weights, some above Wmax with ``above_wmax``, as normalisation may leave them),
+    the cells (with ``cells`` parameters too) forced to spike at fixed times; weights read
+    through
     KernelConnections after each ``reads`` time (ms).
     Returns the recorded pre and post spike times, the connections (source index, target
     index, delay, initial weight) and the weights read."""
@@ -115,6 +117,8 @@ def run_network(threads: int, reads: list[float], seed: int = 2, n_pre: int = 16
     delays = rng.choice([0.5, 1.0, 2.5, 4.0, 10.0], (n_post, n_pre))
     weights = np.where(rng.random((n_post, n_pre)) < 0.3, rng.choice([0.0, rule["Wmax"]],
                        (n_post, n_pre)), rng.uniform(0, rule["Wmax"], (n_post, n_pre)))
+    if above_wmax:
+        weights = weights * rng.choice([1.0, 1.6], weights.shape)
     nest.Connect(inputs, cells, "all_to_all", {"synapse_model": model,
                                                "weight": weights, "delay": delays})
     recorders = [nest.Create("spike_recorder") for _ in range(2)]
@@ -199,10 +203,31 @@ def test_nests_triplet_synapse_runs_the_same_all_to_all_rule():
     spikes, _, connections, (weights,), _ = run_network(
         1, [end], rule=trip, model="stdp_triplet_synapse",
         cells=dict(tau_minus=RULE["tau_post1"], tau_minus_triplet=RULE["tau_post2"]))
-    for all_to_all, differs in ((True, False), (False, True)):
-        expected = _expected_at_last_spike(spikes, connections, end - DT,
-                                           dict(RULE, all_to_all=all_to_all))
-        assert (np.abs(weights - expected).max() > 1e-3) == differs
+    np.testing.assert_allclose(weights, _expected_at_last_spike(
+        spikes, connections, end - DT, dict(RULE, all_to_all=True)), rtol=0, atol=1e-12)
+    nearest = _expected_at_last_spike(spikes, connections, end - DT, RULE)
+    assert np.abs(weights - nearest).max() > 1e-3
+
+
+def test_weights_above_wmax_stay_until_a_potentiation_is_due_as_in_nests_triplet_synapse():
+    """Normalisation can scale a weight above Wmax: NEST's stdp_triplet_synapse keeps it
+    there until a presynaptic spike that follows a postsynaptic one (depression clips at 0
+    only); stdp_dc_synapse with summed traces does the same, read at the end of the run."""
+    trip = dict(tau_plus=RULE["tau_pre"], tau_plus_triplet=RULE["tau_pre"], Aplus=0.0,
+                Aplus_triplet=RULE["nu_post"], Aminus=RULE["nu_pre"], Aminus_triplet=0.0,
+                Wmax=RULE["Wmax"])
+    end = 200.0   # short: many synapses see no postsynaptic spike before their last input
+    spikes, _, connections, (nests,), _ = run_network(
+        1, [end], rule=trip, model="stdp_triplet_synapse", above_wmax=True,
+        cells=dict(tau_minus=RULE["tau_post1"], tau_minus_triplet=RULE["tau_post2"]))
+    expected = _expected_at_last_spike(spikes, connections, end - DT,
+                                       dict(RULE, all_to_all=True))
+    np.testing.assert_allclose(nests, expected, rtol=0, atol=1e-12)
+    assert (nests > RULE["Wmax"]).sum() >= 5 and (connections[3] > RULE["Wmax"]).sum() > (
+        nests > RULE["Wmax"]).sum()
+    _, _, _, (ours,), _ = run_network(1, [end], rule=dict(RULE, all_to_all=True),
+                                      above_wmax=True)
+    np.testing.assert_allclose(ours, nests, rtol=0, atol=1e-12)
 
 
 @pytest.mark.parametrize("all_to_all", [False, True])

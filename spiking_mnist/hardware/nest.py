@@ -211,7 +211,9 @@ def import_pynn_nest():
         except ImportError as err:
             raise BackendError(f"NEST cannot be imported ({err}); install it with "
                                "`pip install nest-simulator`") from None
-    nest.NodeCollection.tolist = _node_ids
+    from nest import nestkernel_api
+    if hasattr(nestkernel_api, "llapi_node_collection_to_array"):   # else NEST's own
+        nest.NodeCollection.tolist = _node_ids
     return sim, nest
 
 

@@ -16,7 +16,9 @@
  * spike, before its depression, and clipped to Wmax there (a weight read in between, and
  * normalised, leaves it out: flush() only works it out, so the record can drop the spikes,
  * and normalisation through a ColumnCache skips it).
- * A weight that normalisation scaled above Wmax stays there until its input's next spike.
+ * A weight that normalisation scaled above Wmax stays there until a presynaptic spike that
+ * follows a postsynaptic one. all_to_all is read when normalisation first walks the
+ * connections: set it before connecting.
  *
  * How it runs in NEST. A NEST synapse is only called at its presynaptic spikes, so the
  * potentiation of each postsynaptic spike is applied at the synapse's next presynaptic spike
@@ -39,7 +41,8 @@
  * and the weight NEST's own status dictionary shows, leave out the potentiation of
  * postsynaptic spikes that reached the synapse since its last presynaptic spike, until its
  * next one or until flush() applies it (this project's KernelConnections flushes before it
- * reads, writes or normalises weights, so those see the rule's weight); (2) delays: D&C's
+ * reads, writes or normalises weights, so those see the rule's weight; with all_to_all they
+ * leave it out, as NEST's stdp_triplet_synapse does); (2) delays: D&C's
  * Brian 1 code applies the delay before the synapse (a presynaptic spike at t meets the
  * postsynaptic traces at t + delay), here it is after it (the postsynaptic spike meets the
  * presynaptic trace delay later), so a pre-post pair at the synapse is 2 * delay apart in
@@ -256,7 +259,7 @@ stdp_dc_synapse< targetidentifierT >::send( nest::Event& e, size_t tid, const ST
       potentiate_( record, t_spike, cp );
     }
     t_read_ = t_spike;
-    if ( t_post_ + get_delay_steps() > t_lastspike_ )
+    if ( t_post_ != PostSpikeRecord::NONE and t_post_ + get_delay_steps() > t_lastspike_ )
     {
       // postsynaptic spikes since the last presynaptic spike: their potentiation, clipped
       weight_ = std::min( weight_ + potentiation_, cp.Wmax_ );
