@@ -90,12 +90,14 @@ def _drive(nest, cells, trains):
 def run_network(threads: int, reads: list[float], seed: int = 2, n_pre: int = 16,
                 n_post: int = 8, duration: float = 600.0, rule=RULE,
                 model: str = "stdp_dc_synapse", cells: dict | None = None,
-                above_wmax: bool = False):
+                above_wmax: bool = False, normalise_to: float | None = None,
+                normalise_in_numpy: bool = False):
     """A network of ``n_pre`` spike_train_injectors onto ``n_post`` fixed-step cells through
     synapses of the module's ``model`` with parameters ``rule`` (delays 0.5-10 ms, random
     initial weights, some above Wmax with ``above_wmax``, as normalisation may leave them),
-    the cells (with ``cells`` parameters too) forced to spike at fixed times; weights read
-    through
+    the cells (with ``cells`` parameters too) forced to spike at fixed times; weights
+    normalised (each cell's to sum to ``normalise_to``, if given: in place, or read, scaled in
+    numpy and written with ``normalise_in_numpy``) and read through
     KernelConnections after each ``reads`` time (ms).
     Returns the recorded pre and post spike times, the connections (source index, target
     index, delay, initial weight) and the weights read."""
@@ -126,12 +128,19 @@ def run_network(threads: int, reads: list[float], seed: int = 2, n_pre: int = 16
     nest.Connect(cells, recorders[1])
     synapse_id = nest.GetDefaults(model)["synapse_modelid"]
     read = []
-    kernel = None
+    kernel = columns = None
     for until in reads:
         nest.Simulate(until - nest.biological_time)
         if kernel is None:
             kernel = nest_extension.KernelConnections.of_projection(
                 nest, synapse_id, (inputs[0].global_id, n_pre), (cells[0].global_id, n_post))
+        column = kernel.ids[:, 1] - cells[0].global_id
+        if normalise_to is not None and normalise_in_numpy:
+            w = kernel.get_weights()
+            kernel.set_weights(w * normalise_to / np.bincount(column, w)[column])
+        elif normalise_to is not None:
+            columns = columns or kernel.columns(column, n_post)
+            columns.normalise(normalise_to)
         read.append(kernel.get_weights())
     ids = kernel.ids
     source, target = ids[:, 0] - inputs[0].global_id, ids[:, 1] - cells[0].global_id
@@ -207,6 +216,22 @@ def test_nests_triplet_synapse_runs_the_same_all_to_all_rule():
         spikes, connections, end - DT, dict(RULE, all_to_all=True)), rtol=0, atol=1e-12)
     nearest = _expected_at_last_spike(spikes, connections, end - DT, RULE)
     assert np.abs(weights - nearest).max() > 1e-3
+
+
+@pytest.mark.parametrize("all_to_all", [False, True])
+def test_normalisation_scales_the_weights_the_rule_reads(all_to_all):
+    """Normalising in place, again and again between spikes, scales what a read gives (with
+    traces reset the potentiation due is applied first, as a read applies it; with summed
+    traces it is left for the next presynaptic spike, as NEST's triplet synapse leaves it):
+    the same weights as reading them, scaling them in numpy and writing them back."""
+    rule = dict(RULE, all_to_all=all_to_all)
+    reads = [100.0, 200.0, 300.0, 400.0]
+    _, _, connections, in_place, _ = run_network(1, reads, rule=rule, normalise_to=5.0)
+    _, _, _, in_numpy, _ = run_network(1, reads, rule=rule, normalise_to=5.0,
+                                       normalise_in_numpy=True)
+    for ours, theirs in zip(in_place, in_numpy):
+        np.testing.assert_allclose(np.bincount(connections[1], ours), 5.0, rtol=1e-12)
+        np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-12)
 
 
 def test_weights_above_wmax_stay_until_a_potentiation_is_due_as_in_nests_triplet_synapse():
