@@ -178,6 +178,11 @@ private:
    * just past them. */
   size_t potentiate_( PostSpikeRecord& record, long until, const STDPDCCommonProperties& cp );
 
+  /* The learning at a presynaptic spike at ``t_spike`` (``at`` at the cell), before
+   * t_read_ and t_lastspike_ move to it: with summed traces, or with traces reset. */
+  void learn_summing_( PostSpikeRecord& record, long t_spike, long at, const STDPDCCommonProperties& cp );
+  void learn_resetting_( PostSpikeRecord& record, long t_spike, long at, const STDPDCCommonProperties& cp );
+
   long t_lastspike_ = PostSpikeRecord::NONE; //!< last presynaptic spike (steps)
   long t_read_ = 0;                          //!< postsynaptic spikes read up to here (steps, at the synapse)
   double weight_ = 1.0;
@@ -254,29 +259,53 @@ stdp_dc_synapse< targetidentifierT >::send( nest::Event& e, size_t tid, const ST
 
   if ( cp.all_to_all_ )
   {
-    if ( record.last() > t_read_ - get_delay_steps() )
-    {
-      potentiate_( record, t_spike, cp );
-    }
-    t_read_ = t_spike;
-    if ( t_post_ != PostSpikeRecord::NONE and t_post_ + get_delay_steps() > t_lastspike_ )
-    {
-      // postsynaptic spikes since the last presynaptic spike: their potentiation, clipped
-      weight_ = std::min( weight_ + potentiation_, cp.Wmax_ );
-      potentiation_ = 0.0;
-    }
-    // post1 from before a postsynaptic spike reaching the synapse at this very step
-    const double post1 = t_post_ == at ? post1_sum_ - 1.0 : post1_sum_ * cp.post1_( at - t_post_ );
-    weight_ = std::max( weight_ - cp.nu_pre_ * post1, 0.0 );
-    pre_sum_ = pre_sum_ * cp.pre_( t_spike - t_lastspike_ ) + 1.0;
-    t_lastspike_ = t_spike;
-    e.set_receiver( *target );
-    e.set_weight( weight_ );
-    e.set_delay_steps( get_delay_steps() );
-    e.set_rport( get_rport() );
-    e();
-    return true;
+    learn_summing_( record, t_spike, at, cp );
   }
+  else
+  {
+    learn_resetting_( record, t_spike, at, cp );
+  }
+  t_read_ = t_spike;
+  t_lastspike_ = t_spike;
+
+  e.set_receiver( *target );
+  e.set_weight( weight_ );
+  e.set_delay_steps( get_delay_steps() );
+  e.set_rport( get_rport() );
+  e();
+  return true;
+}
+
+template < typename targetidentifierT >
+inline void
+stdp_dc_synapse< targetidentifierT >::learn_summing_( PostSpikeRecord& record,
+  long t_spike,
+  long at,
+  const STDPDCCommonProperties& cp )
+{
+  if ( record.last() > t_read_ - get_delay_steps() )
+  {
+    potentiate_( record, t_spike, cp );
+  }
+  if ( t_post_ != PostSpikeRecord::NONE and t_post_ + get_delay_steps() > t_lastspike_ )
+  {
+    // postsynaptic spikes since the last presynaptic spike: their potentiation, clipped
+    weight_ = std::min( weight_ + potentiation_, cp.Wmax_ );
+    potentiation_ = 0.0;
+  }
+  // post1 from before a postsynaptic spike reaching the synapse at this very step
+  const double post1 = t_post_ == at ? post1_sum_ - 1.0 : post1_sum_ * cp.post1_( at - t_post_ );
+  weight_ = std::max( weight_ - cp.nu_pre_ * post1, 0.0 );
+  pre_sum_ = pre_sum_ * cp.pre_( t_spike - t_lastspike_ ) + 1.0;
+}
+
+template < typename targetidentifierT >
+inline void
+stdp_dc_synapse< targetidentifierT >::learn_resetting_( PostSpikeRecord& record,
+  long t_spike,
+  long at,
+  const STDPDCCommonProperties& cp )
+{
   // the latest postsynaptic spike that reached the synapse strictly before this one (its
   // post1 depresses): without a spike since the synapse last read, the cell's latest
   long latest = record.last();
@@ -291,19 +320,10 @@ stdp_dc_synapse< targetidentifierT >::send( nest::Event& e, size_t tid, const ST
     }
     latest = end > 0 ? spikes[ end - 1 ].step : PostSpikeRecord::NONE;
   }
-  t_read_ = t_spike;
   if ( latest != PostSpikeRecord::NONE )
   {
     weight_ = std::max( weight_ - cp.nu_pre_ * cp.post1_( at - latest ), 0.0 );
   }
-  t_lastspike_ = t_spike;
-
-  e.set_receiver( *target );
-  e.set_weight( weight_ );
-  e.set_delay_steps( get_delay_steps() );
-  e.set_rport( get_rport() );
-  e();
-  return true;
 }
 
 template < typename targetidentifierT >
