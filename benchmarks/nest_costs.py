@@ -133,13 +133,14 @@ def _forced_spikes(nest, cells, rate: float, duration: float, dt: float, rng) ->
 
 def stdp_seconds(nest, rule, n: int, threads: int, dt: float,
                  duration: float = 5000.0, post_rate: float = 5.0,
-                 seed: int = 1) -> tuple[float, int]:
+                 seed: int = 1, clock=time.perf_counter) -> tuple[float, int]:
     """Wall seconds to simulate ``duration`` ms of 784 inputs at D&C's rates of a random
     sparse image onto ``n`` fixed-step cells, all-to-all through the input synapse of
     ``stdp.rule`` ``rule`` (D&C's constants, 1 nS per weight unit), of a NEST profile
     ``StdpRule``, or a static synapse (None); the cells spike at the same random times
     whatever the synapse (``post_rate`` Hz each). Also the synaptic events (input spikes
-    times ``n``) in that time."""
+    times ``n``) in that time. ``clock``: wall time, or e.g. ``time.process_time`` for the
+    CPU time of the process (steadier on a busy machine, equal to wall at 1 thread)."""
     from spiking_mnist.hardware.nest import STDP_RULES
     from spiking_mnist.models.parameters import load_parameters
     stdp = load_parameters("diehl_cook").stdp
@@ -165,19 +166,21 @@ def stdp_seconds(nest, rule, n: int, threads: int, dt: float,
         spec, weight=rng.uniform(0, 0.3, (n, 784)),
         delay=np.round(rng.uniform(dt, 10.0, (n, 784)) / dt) * dt))
     nest.Simulate(10.0)
-    began = time.perf_counter()
+    began = clock()
     nest.Simulate(duration)
-    seconds = time.perf_counter() - began
+    seconds = clock() - began
     events = n * sum(int(((t > 10.0) & (t <= 10.0 + duration)).sum()) for t in trains)
     return seconds, events
 
 
 def stdp_nanoseconds(nest, n: int, threads: int, dt: float, repeats: int = 3,
                      post_rate: float = 5.0, duration: float = 5000.0,
-                     only: tuple[str, ...] | None = None) -> dict[str, float]:
+                     only: tuple[str, ...] | None = None,
+                     clock=time.perf_counter) -> dict[str, float]:
     """Wall nanoseconds per synaptic event of :func:`stdp_seconds` for a static synapse and
     each ``stdp.rule`` (NEST's own synapse for ``triplet_all_to_all`` too), the fastest of
-    ``repeats`` runs taken in turn; ``only`` those names."""
+    ``repeats`` runs taken in turn; ``only`` those names; ``clock`` as for
+    :func:`stdp_seconds`."""
     from spiking_mnist.hardware.nest import STDP_RULES
     rules = {"static_synapse": None,
              "stdp_triplet_synapse (triplet_all_to_all, NEST's)":
@@ -187,7 +190,8 @@ def stdp_nanoseconds(nest, n: int, threads: int, dt: float, repeats: int = 3,
     best = {name: np.inf for name in rules}
     for _ in range(repeats):
         for name, rule in rules.items():
-            seconds, events = stdp_seconds(nest, rule, n, threads, dt, duration, post_rate)
+            seconds, events = stdp_seconds(nest, rule, n, threads, dt, duration, post_rate,
+                                           clock=clock)
             best[name] = min(best[name], 1e9 * seconds / events)
     return best
 
