@@ -12,15 +12,9 @@ namespace spiking_mnist
 // defaults: D&C's constants (weights in D&C's units)
 STDPDCCommonProperties::STDPDCCommonProperties()
   : nest::CommonSynapseProperties()
-  , tau_pre_( 20.0 )
-  , tau_post1_( 20.0 )
-  , tau_post2_( 40.0 )
-  , nu_pre_( 0.0001 )
-  , nu_post_( 0.01 )
-  , Wmax_( 1.0 )
-  , all_to_all_( false )
+  , DCRuleParameters()
 {
-  tabulate_();
+  tabulate( nest::Time::get_resolution().get_ms() );
 }
 
 void
@@ -65,23 +59,14 @@ STDPDCCommonProperties::set_status( const Dictionary& d, nest::ConnectorModel& c
   nu_post_ = nu_post;
   Wmax_ = Wmax;
   all_to_all_ = all_to_all;
-  tabulate_();
+  tabulate( nest::Time::get_resolution().get_ms() );
 }
 
 void
 STDPDCCommonProperties::calibrate( const nest::TimeConverter& tc )
 {
   nest::CommonSynapseProperties::calibrate( tc );
-  tabulate_();
-}
-
-void
-STDPDCCommonProperties::tabulate_()
-{
-  const double h = nest::Time::get_resolution().get_ms();
-  pre_.set( tau_pre_, h );
-  post1_.set( tau_post1_, h );
-  post2_.set( tau_post2_, h );
+  tabulate( nest::Time::get_resolution().get_ms() );
 }
 
 void

@@ -28,7 +28,8 @@
  * gives (tests/test_stdp_dc_synapse.py compares it with an event-driven implementation).
  * The traces are not integrated: each is exp(-time since its side's last spike / tau).
  * The postsynaptic spikes come from the target's PostSpikeRecord (each spike's step and the
- * step of the one before it), so the target must be an iaf_cond_exp_fixed_step.
+ * step of the one before it), so the target must be an iaf_cond_exp_fixed_step. The rule
+ * itself is in dc_rule.h, shared with DenseInput (dense_input.h).
  *
  * Time. Spike times are NEST's time stamps in steps; the delay is dendritic, as in NEST's
  * stdp_triplet_synapse: a presynaptic spike of stamp t acts at the synapse at t, a
@@ -56,22 +57,19 @@
 #ifndef STDP_DC_SYNAPSE_H
 #define STDP_DC_SYNAPSE_H
 
-#include <algorithm>
-
 #include "common_synapse_properties.h"
 #include "connection.h"
 #include "connector_model.h"
 #include "event.h"
 #include "nest_time.h"
 
+#include "dc_rule.h"
 #include "iaf_cond_exp_fixed_step.h"
-#include "post_spike_record.h"
-#include "step_decay.h"
 
 namespace spiking_mnist
 {
 
-class STDPDCCommonProperties : public nest::CommonSynapseProperties
+class STDPDCCommonProperties : public nest::CommonSynapseProperties, public DCRuleParameters
 {
 public:
   STDPDCCommonProperties();
@@ -79,20 +77,6 @@ public:
   void get_status( Dictionary& d ) const;
   void set_status( const Dictionary& d, nest::ConnectorModel& cm );
   void calibrate( const nest::TimeConverter& tc );
-
-  double tau_pre_;
-  double tau_post1_;
-  double tau_post2_;
-  double nu_pre_;
-  double nu_post_;
-  double Wmax_;
-  bool all_to_all_;
-  StepDecay pre_;   //!< pre after a number of steps
-  StepDecay post1_; //!< post1 after a number of steps
-  StepDecay post2_; //!< post2 after a number of steps
-
-private:
-  void tabulate_();
 };
 
 template < typename targetidentifierT >
@@ -116,35 +100,42 @@ public:
   void get_status( Dictionary& d ) const;
   void set_status( const Dictionary& d, nest::ConnectorModel& cm );
 
-  bool send( nest::Event& e, size_t tid, const STDPDCCommonProperties& cp );
+  bool
+  send( nest::Event& e, size_t tid, const STDPDCCommonProperties& cp )
+  {
+    auto* target = static_cast< iaf_cond_exp_fixed_step* >( get_target( tid ) );
+    dc_learn( state_, target->post_spike_record(), get_delay_steps(), e.get_stamp().get_steps(), cp );
+    e.set_receiver( *target );
+    e.set_weight( state_.weight_ );
+    e.set_delay_steps( get_delay_steps() );
+    e.set_rport( get_rport() );
+    e();
+    return true;
+  }
 
   /* Apply the potentiation of the postsynaptic spikes that reached the synapse by step
    * ``until`` (a time by which all presynaptic spikes up to it have been sent). */
   void
   flush( size_t tid, long until, const STDPDCCommonProperties& cp )
   {
-    if ( until > t_read_ )
-    {
-      PostSpikeRecord& record = static_cast< iaf_cond_exp_fixed_step* >( get_target( tid ) )->post_spike_record();
-      if ( record.last() > t_read_ - get_delay_steps() )
-      {
-        potentiate_( record, until, cp );
-      }
-      t_read_ = until;
-    }
+    dc_flush( state_,
+      static_cast< iaf_cond_exp_fixed_step* >( get_target( tid ) )->post_spike_record(),
+      get_delay_steps(),
+      until,
+      cp );
   }
 
   //! the weight, for reading and writing in place (call flush first)
   double&
   weight_in_place()
   {
-    return weight_;
+    return state_.weight_;
   }
 
   void
   set_weight( double w )
   {
-    weight_ = w;
+    state_.weight_ = w;
   }
 
   class ConnTestDummyNode : public nest::ConnTestDummyNodeBase
@@ -169,169 +160,22 @@ public:
       throw nest::IllegalConnection( "stdp_dc_synapse connects only onto iaf_cond_exp_fixed_step (it "
                                      "keeps the postsynaptic spikes the rule needs)." );
     }
-    target->post_spike_record().register_connection( t_read_ - get_delay_steps() );
+    target->post_spike_record().register_connection( state_.t_read_ - get_delay_steps() );
   }
 
 private:
-  /* Potentiation by the postsynaptic spikes that reached the synapse in (t_read_, until]:
-   * spikes at steps in (t_read_ - delay, until - delay]. Returns the index in the record
-   * just past them. */
-  size_t potentiate_( PostSpikeRecord& record, long until, const STDPDCCommonProperties& cp );
-
-  /* The learning at a presynaptic spike at ``t_spike`` (``at`` at the cell), before
-   * t_read_ and t_lastspike_ move to it: with summed traces, or with traces reset. */
-  void learn_summing_( PostSpikeRecord& record, long t_spike, long at, const STDPDCCommonProperties& cp );
-  void learn_resetting_( PostSpikeRecord& record, long t_spike, long at, const STDPDCCommonProperties& cp );
-
-  long t_lastspike_ = PostSpikeRecord::NONE; //!< last presynaptic spike (steps)
-  long t_read_ = 0;                          //!< postsynaptic spikes read up to here (steps, at the synapse)
-  double weight_ = 1.0;
-  // all_to_all only: the summed traces just after the last presynaptic spike (pre) and after
-  // the last postsynaptic spike applied (post1, post2; that spike's step at the cell)
-  double pre_sum_ = 0.0;
-  double post1_sum_ = 0.0;
-  double post2_sum_ = 0.0;
-  long t_post_ = PostSpikeRecord::NONE;
-  double potentiation_ = 0.0; //!< due at the next presynaptic spike
+  DCSynapseState state_;
 };
 
 template < typename targetidentifierT >
 constexpr nest::ConnectionModelProperties stdp_dc_synapse< targetidentifierT >::properties;
 
 template < typename targetidentifierT >
-inline size_t
-stdp_dc_synapse< targetidentifierT >::potentiate_( PostSpikeRecord& record,
-  long until,
-  const STDPDCCommonProperties& cp )
-{
-  const long delay = get_delay_steps();
-  auto& spikes = record.spikes();
-  const long last = until - delay;
-  const long first = t_read_ - delay;
-  size_t end = spikes.size();
-  while ( end > 0 and spikes[ end - 1 ].step > last )
-  {
-    --end;
-  }
-  size_t begin = end;
-  while ( begin > 0 and spikes[ begin - 1 ].step > first )
-  {
-    --begin;
-  }
-  if ( cp.all_to_all_ )
-  {
-    for ( size_t i = begin; i < end; ++i )
-    {
-      PostSpikeRecord::Spike& spike = spikes[ i ];
-      ++spike.reads;
-      const long since = spike.step - t_post_;
-      const double post2_before = post2_sum_ * cp.post2_( since );
-      const double pre = pre_sum_ * cp.pre_( spike.step + delay - t_lastspike_ );
-      potentiation_ += cp.nu_post_ * pre * post2_before;
-      post1_sum_ = post1_sum_ * cp.post1_( since ) + 1.0;
-      post2_sum_ = post2_before + 1.0;
-      t_post_ = spike.step;
-    }
-    return end;
-  }
-  for ( size_t i = begin; i < end; ++i )
-  {
-    PostSpikeRecord::Spike& spike = spikes[ i ];
-    ++spike.reads;
-    if ( spike.previous != PostSpikeRecord::NONE )
-    {
-      // pre decayed to the spike's arrival; 0 before the first presynaptic spike
-      const double pre = cp.pre_( spike.step + delay - t_lastspike_ );
-      weight_ = std::min( weight_ + cp.nu_post_ * pre * cp.post2_( spike.step - spike.previous ), cp.Wmax_ );
-    }
-  }
-  return end;
-}
-
-template < typename targetidentifierT >
-inline bool
-stdp_dc_synapse< targetidentifierT >::send( nest::Event& e, size_t tid, const STDPDCCommonProperties& cp )
-{
-  const long t_spike = e.get_stamp().get_steps();
-  const long at = t_spike - get_delay_steps(); // the time at the cell
-  auto* target = static_cast< iaf_cond_exp_fixed_step* >( get_target( tid ) );
-  PostSpikeRecord& record = target->post_spike_record();
-
-  if ( cp.all_to_all_ )
-  {
-    learn_summing_( record, t_spike, at, cp );
-  }
-  else
-  {
-    learn_resetting_( record, t_spike, at, cp );
-  }
-  t_read_ = t_spike;
-  t_lastspike_ = t_spike;
-
-  e.set_receiver( *target );
-  e.set_weight( weight_ );
-  e.set_delay_steps( get_delay_steps() );
-  e.set_rport( get_rport() );
-  e();
-  return true;
-}
-
-template < typename targetidentifierT >
-inline void
-stdp_dc_synapse< targetidentifierT >::learn_summing_( PostSpikeRecord& record,
-  long t_spike,
-  long at,
-  const STDPDCCommonProperties& cp )
-{
-  if ( record.last() > t_read_ - get_delay_steps() )
-  {
-    potentiate_( record, t_spike, cp );
-  }
-  if ( t_post_ != PostSpikeRecord::NONE and t_post_ + get_delay_steps() > t_lastspike_ )
-  {
-    // postsynaptic spikes since the last presynaptic spike: their potentiation, clipped
-    weight_ = std::min( weight_ + potentiation_, cp.Wmax_ );
-    potentiation_ = 0.0;
-  }
-  // post1 from before a postsynaptic spike reaching the synapse at this very step
-  const double post1 = t_post_ == at ? post1_sum_ - 1.0 : post1_sum_ * cp.post1_( at - t_post_ );
-  weight_ = std::max( weight_ - cp.nu_pre_ * post1, 0.0 );
-  pre_sum_ = pre_sum_ * cp.pre_( t_spike - t_lastspike_ ) + 1.0;
-}
-
-template < typename targetidentifierT >
-inline void
-stdp_dc_synapse< targetidentifierT >::learn_resetting_( PostSpikeRecord& record,
-  long t_spike,
-  long at,
-  const STDPDCCommonProperties& cp )
-{
-  // the latest postsynaptic spike that reached the synapse strictly before this one (its
-  // post1 depresses): without a spike since the synapse last read, the cell's latest
-  long latest = record.last();
-  if ( latest > t_read_ - get_delay_steps() )
-  {
-    // postsynaptic spikes reached the synapse since it last read: potentiate
-    size_t end = potentiate_( record, t_spike, cp );
-    auto& spikes = record.spikes();
-    if ( end > 0 and spikes[ end - 1 ].step == at )
-    {
-      --end;
-    }
-    latest = end > 0 ? spikes[ end - 1 ].step : PostSpikeRecord::NONE;
-  }
-  if ( latest != PostSpikeRecord::NONE )
-  {
-    weight_ = std::max( weight_ - cp.nu_pre_ * cp.post1_( at - latest ), 0.0 );
-  }
-}
-
-template < typename targetidentifierT >
 void
 stdp_dc_synapse< targetidentifierT >::get_status( Dictionary& d ) const
 {
   ConnectionBase::get_status( d );
-  d[ nest::names::weight ] = weight_;
+  d[ nest::names::weight ] = state_.weight_;
   d[ nest::names::size_of ] = static_cast< long >( sizeof( *this ) );
 }
 
@@ -340,13 +184,13 @@ void
 stdp_dc_synapse< targetidentifierT >::set_status( const Dictionary& d, nest::ConnectorModel& cm )
 {
   ConnectionBase::set_status( d, cm );
-  double w = weight_;
+  double w = state_.weight_;
   d.update_value( nest::names::weight, w );
   if ( w < 0 )
   {
     throw nest::BadProperty( "The weight of stdp_dc_synapse cannot be negative." );
   }
-  weight_ = w;
+  state_.weight_ = w;
 }
 
 void register_stdp_dc_synapse( const std::string& name );
