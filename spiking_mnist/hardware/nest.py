@@ -326,6 +326,13 @@ class NestBackend(Backend):
         else:
             self._module_installed = _install_for_weights(self._nest)
         self.keeps_theta_in_cells = cell_integration == "fixed_step"
+        #: input synapses kept beside the cells when the network allows (input_synapse)
+        self._dense_wanted = (cell_integration == "fixed_step"
+                              and getattr(simulation, "input_delivery", "dense") == "dense")
+        self._dense = None            # the nest_extension.DenseInput, once attached
+        self._dense_rule = None       # its rule: stdp_dc_synapse's parameters, or None
+        self._dense_static = False    # the input projection's synapses are static
+        self._feed_injectors = True   # the input nodes also get the spikes (other targets)
         #: input weights are read, written and normalised inside NEST (the module)
         self.normalises_in_place = self._module_installed
         self._kernel = self._kernel_by_column = None
@@ -359,12 +366,19 @@ class NestBackend(Backend):
         so), or static if ``stdp`` is None; one dimensionless weight is
         ``native_per_unit`` in NEST's units (nS or pA)."""
         self._native_per_unit = native_per_unit
+        fixed_step = target == "IF_cond_exp" and "IF_cond_exp" in self.cell_types
+        static = self.sim.StaticSynapse(weight=0.0, delay=self.timestep)
         if stdp is None:
-            return self.sim.StaticSynapse(weight=0.0, delay=self.timestep)
+            self._dense_static = self._dense_wanted and fixed_step
+            return static
         if isinstance(stdp, StandardSTDP):   # PyNN's: NEST's stdp_synapse (PyNN units)
             return stdp.synapse(self.sim, native_per_unit * 1e-3, self.timestep)
-        rule = self._stdp_rule = stdp_rule(
-            stdp.rule, target == "IF_cond_exp" and "IF_cond_exp" in self.cell_types)
+        rule = self._stdp_rule = stdp_rule(stdp.rule, fixed_step)
+        if self._dense_wanted and rule.synapse_model == "stdp_dc_synapse":
+            # the rule runs beside the cells (attach): the projection's own connections
+            # carry no spikes
+            self._dense_rule = rule.synapse(stdp, native_per_unit)
+            return static
         return self.sim.native_synapse_type(rule.synapse_model)(
             weight=0.0, delay=self.timestep, **rule.synapse(stdp, native_per_unit))
 
@@ -404,7 +418,9 @@ class NestBackend(Backend):
                                          network.inhibitory))})
         self.sim.run(self.timestep)
         self._t = float(self._nest.biological_time)
-        if self._module_installed:   # listed once NEST has sorted them, at the first run
+        if self._dense_rule is not None or self._dense_static:
+            self._attach_dense(network, sources, exc)
+        elif self._module_installed:   # listed once NEST has sorted them, at the first run
             synapse_id = nest.GetDefaults(network.input_to_exc.nest_synapse_model)[
                 "synapse_modelid"]
             self._kernel = nest_extension.KernelConnections.of_projection(
@@ -416,9 +432,40 @@ class NestBackend(Backend):
                 np.argsort(self._kernel_columns, kind="stable"),
                 np.cumsum(np.bincount(self._kernel_columns, minlength=len(exc)))[:-1])
 
+    def _attach_dense(self, network, sources, exc) -> None:
+        """Keep the input synapses beside the excitatory cells (``DenseInput``), every input
+        to every cell; the projection's static connections stay, carrying no spikes unless
+        the inputs drive other cells too."""
+        synapse_id = self._nest.GetDefaults(network.input_to_exc.nest_synapse_model)[
+            "synapse_modelid"]
+        listed = nest_extension.KernelConnections.of_projection(
+            self._nest, synapse_id, (sources[0].global_id, len(sources)),
+            (exc[0].global_id, len(exc)))
+        pairs = np.unique(listed.ids[:, 0] * len(exc) + listed.ids[:, 1] - exc[0].global_id)
+        if len(listed) != len(sources) * len(exc) or len(pairs) != len(listed):
+            raise BackendError(
+                f"the input projection joins {len(listed)} pairs of {len(sources)} inputs and "
+                f"{len(exc)} excitatory cells, not every input to every cell once: run it "
+                "with one NEST connection per synapse, --set simulation.input_delivery=events")
+        self._feed_injectors = any(
+            isinstance(p, self.sim.Projection) and p.pre is network.inputs
+            and p is not network.input_to_exc for p in vars(network).values())
+        self._dense = nest_extension.DenseInput(self._nest, len(sources), len(exc),
+                                                self._dense_rule)
+        # the cells of one thread in neighbouring columns, so that two threads seldom
+        # touch neighbouring memory
+        vp = np.asarray(exc.get("vp"), dtype=np.int64).reshape(-1)
+        self._dense_column = np.empty(len(exc), dtype=np.int64)
+        self._dense_column[np.argsort(vp, kind="stable")] = np.arange(len(exc))
+        self._dense.attach(_node_ids(exc), self._dense_column)
+        self.normalises_in_place = True
+
     # -- weights --------------------------------------------------------------------------
     def get_weights(self, columns=None) -> np.ndarray:
         """Input -> excitatory weights (dimensionless), shape (n_inputs, len(columns))."""
+        if self._dense is not None:
+            cells = self._dense_column if columns is None else self._dense_column[columns]
+            return self._dense.get_weights()[:, cells] / self._native_per_unit
         if self._kernel is None:
             columns = range(self._n_columns) if columns is None else columns
             out = np.zeros((self._n_inputs, len(columns)))
@@ -433,6 +480,13 @@ class NestBackend(Backend):
     def set_weights(self, weights: np.ndarray, columns=None) -> None:
         """Write dimensionless weights, shape (n_inputs, len(columns))."""
         native = weights * self._native_per_unit
+        if self._dense is not None:
+            whole = self._dense.get_weights() if columns is not None \
+                else np.empty(self._dense.shape)
+            whole[:, self._dense_column if columns is None else self._dense_column[columns]] \
+                = native
+            self._dense.set_weights(whole)
+            return
         if self._kernel is None:
             self._set_columns("weight", native, columns)
             return
@@ -447,6 +501,13 @@ class NestBackend(Backend):
         if columns is not None:
             selected = np.zeros(self._n_columns, dtype=bool)
             selected[columns] = True
+        if self._dense is not None:
+            if selected is not None:
+                in_columns = np.zeros(self._n_columns, dtype=bool)
+                in_columns[self._dense_column] = selected
+                selected = in_columns
+            self._dense.normalise(column_sum * self._native_per_unit, selected)
+            return
         self._kernel_by_column.normalise(column_sum * self._native_per_unit, selected)
 
     def _kernel_entries_of(self, columns) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
@@ -461,6 +522,11 @@ class NestBackend(Backend):
 
     def set_delays(self, delays: np.ndarray) -> None:
         """Write input -> excitatory delays (ms), shape (n_inputs, n_excitatory)."""
+        if self._dense is not None:   # in steps, rounded as NEST rounds a delay
+            steps = np.empty(self._dense.shape)
+            steps[:, self._dense_column] = np.floor(np.asarray(delays) / self.timestep + 0.5)
+            self._dense.set_delays(steps)
+            return
         if self._kernel is None:
             self._set_columns("delay", delays, None)
         else:
@@ -483,6 +549,15 @@ class NestBackend(Backend):
                                "with cell_types=backend.cell_types to run them here")
         # one step later: the step PyNN's generator -> parrot relay takes (module docstring)
         t0 = self.now() + self.timestep
+        if self._dense is not None:
+            # each spike's time stamp as the injector would give it, in time order (inputs
+            # in order within a step)
+            stamps = np.rint((t0 + np.concatenate(spike_times)) / self.timestep).astype(np.int64)
+            inputs = np.repeat(np.arange(len(spike_times)), [t.size for t in spike_times])
+            order = np.argsort(stamps, kind="stable")
+            self._dense.set_spikes(stamps[order], inputs[order])
+            if not self._feed_injectors:
+                return
         # an injector keeps its old times, all in the past: only the ones that spike now
         # need new ones (~150 of 784 pixels for one digit)
         active = [i for i, t in enumerate(spike_times) if t.size]
@@ -575,3 +650,6 @@ class NestBackend(Backend):
 
     def end(self) -> None:
         self.sim.end()
+        if self._dense is not None:
+            self._dense.free()
+            self._dense = None

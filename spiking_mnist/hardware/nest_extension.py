@@ -42,9 +42,10 @@ MODELS = ("iaf_cond_exp_fixed_step",)
 #: the NEST synapse models the module registers (each also as ``<name>_lbl``)
 SYNAPSE_MODELS = ("stdp_dc_synapse", "stdp_trace_synapse")
 _SOURCES = ("iaf_cond_exp_fixed_step.cpp", "stdp_dc_synapse.cpp", "stdp_trace_synapse.cpp",
-            "connection_access.cpp", "spikingmnistmodule.cpp")
+            "dense_input.cpp", "connection_access.cpp", "spikingmnistmodule.cpp")
 _HEADERS = ("iaf_cond_exp_fixed_step.h", "stdp_dc_synapse.h", "stdp_trace_synapse.h",
-            "step_decay.h", "post_spike_record.h", "include/ltdl.h")
+            "dc_rule.h", "dense_input.h", "step_decay.h", "post_spike_record.h",
+            "include/ltdl.h")
 # a kernel symbol whose mangled name shows the C++ string ABI NEST was built with
 _OLD_ABI_SYMBOL = b"_ZNK4nest4Node21get_synaptic_elementsESs"
 #: the suffix of the file beside a built module that holds the module's sha256
@@ -348,6 +349,78 @@ class KernelColumns:
             self._lib.spiking_mnist_free_column_cache(self._cache)
 
 
+class DenseInput:
+    """The input synapses of a layer of fixed-step cells kept beside the cells, as a matrix
+    (``dense_input.h``): ``n_inputs`` x ``n_columns`` weights and delays, learning by D&C's
+    rule (``rule``: ``stdp_dc_synapse``'s parameters, in NEST units) or static (None), and
+    the input spikes of the next run. Each spike then costs the cells a few nanoseconds
+    instead of a NEST event through a connection per synapse. Needs :func:`install` first.
+    """
+
+    def __init__(self, nest, n_inputs: int, n_columns: int, rule: dict | None):
+        self._lib = _library(nest)
+        self.shape = (n_inputs, n_columns)
+        r = rule or {}
+        self._layer = self._lib.spiking_mnist_dense_new(
+            n_inputs, n_columns, rule is not None,
+            *(float(r.get(k, 1.0)) for k in ("tau_pre", "tau_post1", "tau_post2")),
+            *(float(r.get(k, 0.0)) for k in ("nu_pre", "nu_post", "Wmax")),
+            bool(r.get("all_to_all", False)))
+
+    def attach(self, node_ids, columns) -> None:
+        """The fixed-step cells ``node_ids`` take their input from ``columns``."""
+        node_ids, columns = (np.ascontiguousarray(a, dtype=np.int64) for a in (node_ids, columns))
+        failed = self._lib.spiking_mnist_dense_attach(self._layer, len(node_ids), node_ids,
+                                                      columns)
+        if failed:
+            raise BackendError(f"node {node_ids[failed - 1]} cannot take input from column "
+                               f"{columns[failed - 1]}: only iaf_cond_exp_fixed_step cells of "
+                               f"this process can, into one of {self.shape[1]} columns")
+
+    def set_spikes(self, stamps: np.ndarray, inputs: np.ndarray) -> None:
+        """The next run's input spikes: time stamps (steps, ascending) and their inputs."""
+        stamps, inputs = (np.ascontiguousarray(a, dtype=np.int64) for a in (stamps, inputs))
+        if self._lib.spiking_mnist_dense_set_spikes(self._layer, len(stamps), stamps, inputs):
+            raise ValueError("input spikes must come in time order, each from an input in "
+                             f"[0, {self.shape[0]})")
+
+    def get_weights(self) -> np.ndarray:
+        """Weights (NEST units), shape (n_inputs, n_columns)."""
+        out = np.empty(self.shape)
+        self._lib.spiking_mnist_dense_get_weights(self._layer, out)
+        return out
+
+    def set_weights(self, weights: np.ndarray) -> None:
+        """Write weights (NEST units), shape (n_inputs, n_columns)."""
+        weights = np.ascontiguousarray(weights, dtype=np.float64)
+        if weights.shape != self.shape:
+            raise ValueError(f"weights of shape {weights.shape} for a {self.shape} layer")
+        self._lib.spiking_mnist_dense_set_weights(self._layer, weights)
+
+    def set_delays(self, steps: np.ndarray) -> None:
+        """Write delays in time steps, shape (n_inputs, n_columns), each from 1 to the
+        simulation's longest delay."""
+        steps = np.ascontiguousarray(steps, dtype=np.int64)
+        if steps.shape != self.shape or self._lib.spiking_mnist_dense_set_delays(self._layer,
+                                                                                 steps):
+            raise ValueError(f"give {self.shape} delays of 1 step to the simulation's "
+                             "longest delay")
+
+    def normalise(self, column_sum: float, selected: np.ndarray | None = None) -> None:
+        """Scale each column (those ``selected``, or all) to sum to ``column_sum`` (NEST
+        units); a column summing to 0 stays."""
+        if selected is not None:
+            selected = np.ascontiguousarray(selected, dtype=np.uint8)
+        self._lib.spiking_mnist_dense_normalise(
+            self._layer, None if selected is None else selected.ctypes.data, column_sum)
+
+    def free(self) -> None:
+        """Release the layer, once NEST no longer runs its cells."""
+        if self._layer:
+            self._lib.spiking_mnist_dense_free(self._layer)
+            self._layer = None
+
+
 def _library(nest) -> ctypes.CDLL:
     """The built module as a C library, its functions' argument types declared."""
     lib = ctypes.CDLL(str(build(nest)))   # install() loaded it: the same copy
@@ -366,4 +439,21 @@ def _library(nest) -> ctypes.CDLL:
                                                          ctypes.c_double]
     lib.spiking_mnist_list_connections.restype = ctypes.c_long
     lib.spiking_mnist_list_connections.argtypes = [ctypes.c_long] * 6 + ids[:4]
+    matrix = np.ctypeslib.ndpointer(np.float64, ndim=2, flags="C_CONTIGUOUS")
+    longs, layer = ids[0], ctypes.c_void_p
+    signatures = {
+        "new": (ctypes.c_void_p, [ctypes.c_long, ctypes.c_long, ctypes.c_int]
+                + [ctypes.c_double] * 6 + [ctypes.c_int]),
+        "free": (None, [layer]),
+        "attach": (ctypes.c_long, [layer, ctypes.c_long, longs, longs]),
+        "set_spikes": (ctypes.c_long, [layer, ctypes.c_long, longs, longs]),
+        "get_weights": (None, [layer, matrix]),
+        "set_weights": (None, [layer, matrix]),
+        "set_delays": (ctypes.c_long, [layer, np.ctypeslib.ndpointer(np.int64, ndim=2,
+                                                                      flags="C_CONTIGUOUS")]),
+        "normalise": (None, [layer, ctypes.c_void_p, ctypes.c_double]),
+    }
+    for name, (restype, argtypes) in signatures.items():
+        function = getattr(lib, f"spiking_mnist_dense_{name}")
+        function.restype, function.argtypes = restype, argtypes
     return lib

@@ -3,6 +3,8 @@
  */
 #include "iaf_cond_exp_fixed_step.h"
 
+#include "dense_input.h"
+
 #include <cmath>
 #include <limits>
 
@@ -216,6 +218,11 @@ iaf_cond_exp_fixed_step::update( nest::Time const& origin, const long from, cons
 {
   for ( long lag = from; lag < to; ++lag )
   {
+    if ( dense_input_ != nullptr )
+    {
+      // the input spikes of time stamp origin + lag + 1, which NEST would send at this step
+      dense_input_->deliver( dense_column_, origin.get_steps() + lag + 1, lag, B_.spike_exc_, post_spikes_ );
+    }
     if ( S_.refractory_steps == 0 )
     {
       // V_m relaxes towards the equilibrium of the step's mean conductances

@@ -17,6 +17,9 @@
  *
  * Its spikes are also kept in a PostSpikeRecord for the stdp_dc_synapse and stdp_trace_synapse
  * connections onto it (only while such connections exist; ``post_spikes_kept`` in its status says how many).
+ *
+ * Its input synapses may instead be kept beside it, in a DenseInput layer (dense_input.h),
+ * which sends it, at each step, the weights of the input spikes of that step.
  */
 #ifndef IAF_COND_EXP_FIXED_STEP_H
 #define IAF_COND_EXP_FIXED_STEP_H
@@ -33,6 +36,8 @@
 
 namespace spiking_mnist
 {
+
+class DenseInput;
 
 class iaf_cond_exp_fixed_step : public nest::ArchivingNode
 {
@@ -59,6 +64,14 @@ public:
   post_spike_record()
   {
     return post_spikes_;
+  }
+
+  //! take input from column ``column`` of ``layer`` (see dense_input.h)
+  void
+  take_dense_input( DenseInput* layer, long column )
+  {
+    dense_input_ = layer;
+    dense_column_ = column;
   }
 
 private:
@@ -138,6 +151,8 @@ private:
   Variables_ V_;
   Buffers_ B_;
   PostSpikeRecord post_spikes_;
+  DenseInput* dense_input_ = nullptr; //!< input synapses kept beside the cells, or none
+  long dense_column_ = 0;             //!< this cell's column in dense_input_
 
   static nest::RecordablesMap< iaf_cond_exp_fixed_step > recordablesMap_;
 };

@@ -51,6 +51,13 @@ public:
     ++connections_;
   }
 
+  /* ``count`` new connections that will read every spike from now on. */
+  void
+  register_connections( size_t count )
+  {
+    connections_ += count;
+  }
+
   /* The neuron spiked at ``step``; ``keep`` is the longest delay plus the minimum delay, in
    * steps. Recorded only when connections read the record. */
   void

@@ -1,0 +1,132 @@
+/*
+ * DenseInput: the input synapses of a layer of iaf_cond_exp_fixed_step cells, kept beside
+ * the cells as a matrix instead of as one NEST connection each.
+ *
+ * In D&C's network every input drives every excitatory cell through its own plastic
+ * synapse; at N=400 each shown digit sends ~0.9 million spikes through NEST's connections,
+ * which cost most of a run. Here the layer holds, for each input i and column (cell) c, the
+ * synapse's delay and its state (weight, and D&C's STDP rule's traces: DCSynapseState,
+ * learning as stdp_dc_synapse does, dc_rule.h), stored input-major so that the cells
+ * reading one input at one step read neighbouring memory; and it holds the input spike
+ * trains of the next run (each spike's time stamp in steps and input). At each step each
+ * attached cell asks deliver() for the inputs whose spikes have that time stamp: it
+ * learns at each of them as the synapse would when NEST delivers the spike, and adds its
+ * weight to its own excitatory ring buffer ``delay`` steps on.
+ *
+ * A run so is the run with the input spike sources connected by stdp_dc_synapse (or
+ * static_synapse when not plastic) with the same weights and delays: the rule sees the
+ * presynaptic spike at its time stamp and the postsynaptic spikes ``delay`` later, and
+ * the conductance arrives at the same step. (Within a step the conductances of several
+ * inputs are summed in input order; NEST sums them in the order it delivers them, which
+ * with more than one thread may differ in the last bit.)
+ *
+ * Threads: each cell writes only its own column, each plastic synapse on a cache line of
+ * its own; normalisation runs on NEST's threads, a block of columns each.
+ */
+#ifndef DENSE_INPUT_H
+#define DENSE_INPUT_H
+
+#include <cstdint>
+#include <vector>
+
+#include "ring_buffer.h"
+
+#include "dc_rule.h"
+#include "post_spike_record.h"
+
+namespace spiking_mnist
+{
+
+class iaf_cond_exp_fixed_step;
+
+class DenseInput
+{
+public:
+  DenseInput( long n_inputs, long n_columns, bool plastic, const DCRuleParameters& rule );
+
+  long
+  n_inputs() const
+  {
+    return n_inputs_;
+  }
+  long
+  n_columns() const
+  {
+    return n_columns_;
+  }
+
+  /* The spikes of the next runs, ``n`` of them, by time stamp (steps, ascending); each
+   * one's input. Returns false (nothing changed) if they are not in order or an input is
+   * out of range. */
+  bool set_spikes( long n, const long* stamps, const long* inputs );
+
+  //! column ``column`` is ``cell``; its record counts this layer's synapses among its readers
+  void attach( long column, iaf_cond_exp_fixed_step* cell );
+
+  /* At the step whose spikes have time stamp ``stamp`` (the step at ``lag`` in the time
+   * slice): learn at the spikes of that stamp and send their weights into ``buffer``. */
+  void
+  deliver( long column, long stamp, long lag, nest::RingBuffer& buffer, PostSpikeRecord& record )
+  {
+    const long k = stamp - first_stamp_;
+    if ( k < 0 or k + 1 >= static_cast< long >( offsets_.size() ) )
+    {
+      return;
+    }
+    for ( long s = offsets_[ k ]; s < offsets_[ k + 1 ]; ++s )
+    {
+      const size_t at = static_cast< size_t >( inputs_[ s ] ) * n_columns_ + column;
+      const long delay = delay_[ at ];
+      if ( plastic_ )
+      {
+        DCSynapseState& synapse = state_[ at ].rule;
+        dc_learn( synapse, record, delay, stamp, rule_ );
+        buffer.add_value( lag + delay, synapse.weight_ );
+      }
+      else
+      {
+        buffer.add_value( lag + delay, weight_[ at ] );
+      }
+    }
+  }
+
+  /* Weights (n_inputs x n_columns, input-major) out of or into the layer; reading first
+   * applies potentiation that is due (the nearest-spike rule), up to step ``until``. */
+  void get_weights( double* out, long until );
+  void set_weights( const double* in );
+  //! delays in steps, each in [1, max_steps]; false (nothing changed) otherwise
+  bool set_delays( const long* steps, long max_steps );
+  /* Scale each selected column (``selected`` null: all) to sum to ``column_sum``, summed
+   * over the inputs in order; a column summing to 0 stays. */
+  void normalise( const unsigned char* selected, double column_sum, long until );
+
+private:
+  void flush_( long until );
+
+  double&
+  weight_at_( size_t at )
+  {
+    return plastic_ ? state_[ at ].rule.weight_ : weight_[ at ];
+  }
+
+  long n_inputs_;
+  long n_columns_;
+  bool plastic_;
+  DCRuleParameters rule_;
+  //! one synapse's state on a cache line of its own: cells of two threads never share one
+  struct alignas( 64 ) Synapse
+  {
+    DCSynapseState rule;
+  };
+  std::vector< Synapse > state_;        //!< plastic: per synapse
+  std::vector< double > weight_;        //!< static: per synapse
+  std::vector< std::uint16_t > delay_;  //!< per synapse (steps)
+  std::vector< iaf_cond_exp_fixed_step* > cells_;
+  long first_stamp_ = 0;
+  std::vector< long > offsets_; //!< spikes of stamp first_stamp_ + k: [offsets_[k], offsets_[k + 1])
+  std::vector< long > inputs_;
+};
+
+} // namespace spiking_mnist
+
+#endif
