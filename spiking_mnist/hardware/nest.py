@@ -418,9 +418,17 @@ class NestBackend(Backend):
                                          network.inhibitory))})
         self.sim.run(self.timestep)
         self._t = float(self._nest.biological_time)
-        if self._dense_rule is not None or self._dense_static:
-            self._attach_dense(network, sources, exc)
-        elif self._module_installed:   # listed once NEST has sorted them, at the first run
+        if (self._dense_rule is not None or self._dense_static) \
+                and not self._attach_dense(network, sources, exc):
+            if self._dense_rule is not None:
+                raise BackendError(
+                    "the input projection does not join every input to every excitatory "
+                    "cell once, which the input synapses kept beside the cells need: run it "
+                    "with one NEST connection per synapse, --set "
+                    "simulation.input_delivery=events")
+            self._dense_static = False   # its static connections carry the spikes
+        if self._dense is None and self._module_installed:
+            # listed once NEST has sorted them, at the first run
             synapse_id = nest.GetDefaults(network.input_to_exc.nest_synapse_model)[
                 "synapse_modelid"]
             self._kernel = nest_extension.KernelConnections.of_projection(
@@ -432,21 +440,18 @@ class NestBackend(Backend):
                 np.argsort(self._kernel_columns, kind="stable"),
                 np.cumsum(np.bincount(self._kernel_columns, minlength=len(exc)))[:-1])
 
-    def _attach_dense(self, network, sources, exc) -> None:
-        """Keep the input synapses beside the excitatory cells (``DenseInput``), every input
-        to every cell; the projection's static connections stay, carrying no spikes unless
-        the inputs drive other cells too."""
+    def _attach_dense(self, network, sources, exc) -> bool:
+        """Keep the input synapses beside the excitatory cells (``DenseInput``) if the input
+        projection joins every input to every cell once (else False); its own static
+        connections stay, carrying no spikes unless the inputs drive other cells too."""
         synapse_id = self._nest.GetDefaults(network.input_to_exc.nest_synapse_model)[
             "synapse_modelid"]
         listed = nest_extension.KernelConnections.of_projection(
             self._nest, synapse_id, (sources[0].global_id, len(sources)),
             (exc[0].global_id, len(exc)))
-        pairs = np.unique(listed.ids[:, 0] * len(exc) + listed.ids[:, 1] - exc[0].global_id)
-        if len(listed) != len(sources) * len(exc) or len(pairs) != len(listed):
-            raise BackendError(
-                f"the input projection joins {len(listed)} pairs of {len(sources)} inputs and "
-                f"{len(exc)} excitatory cells, not every input to every cell once: run it "
-                "with one NEST connection per synapse, --set simulation.input_delivery=events")
+        if len(listed) != len(sources) * len(exc) or len(np.unique(
+                listed.ids[:, 0] * len(exc) + listed.ids[:, 1])) != len(listed):
+            return False
         self._feed_injectors = any(
             isinstance(p, self.sim.Projection) and p.pre is network.inputs
             and p is not network.input_to_exc for p in vars(network).values())
@@ -459,6 +464,7 @@ class NestBackend(Backend):
         self._dense_column[np.argsort(vp, kind="stable")] = np.arange(len(exc))
         self._dense.attach(_node_ids(exc), self._dense_column)
         self.normalises_in_place = True
+        return True
 
     # -- weights --------------------------------------------------------------------------
     def get_weights(self, columns=None) -> np.ndarray:

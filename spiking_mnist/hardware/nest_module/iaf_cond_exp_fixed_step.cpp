@@ -253,7 +253,10 @@ iaf_cond_exp_fixed_step::update( nest::Time const& origin, const long from, cons
       nest::kernel().event_delivery_manager.send( *this, se, lag );
     }
 
-    B_.I_stim = B_.currents_.get_value( lag );
+    if ( receives_currents_ )
+    {
+      B_.I_stim = B_.currents_.get_value( lag );
+    }
     B_.logger_.record_data( origin.get_steps() + lag );
   }
 }

@@ -151,6 +151,7 @@ private:
   Variables_ V_;
   Buffers_ B_;
   PostSpikeRecord post_spikes_;
+  bool receives_currents_ = false;    //!< a current source is connected: read its buffer
   DenseInput* dense_input_ = nullptr; //!< input synapses kept beside the cells, or none
   long dense_column_ = 0;             //!< this cell's column in dense_input_
 
@@ -182,6 +183,7 @@ iaf_cond_exp_fixed_step::handles_test_event( nest::CurrentEvent&, size_t recepto
   {
     throw nest::UnknownReceptorType( receptor_type, get_name() );
   }
+  receives_currents_ = true;
   return 0;
 }
 

@@ -11,7 +11,9 @@
 namespace spiking_mnist
 {
 
-/* exp(-steps * h / tau) for whole steps: tabulated up to 50 tau, computed beyond. */
+/* exp(-steps * h / tau) for whole steps: tabulated up to 50 tau, computed beyond, and 0
+ * beyond 750 tau, where exp rounds to 0 (below half the least subnormal double, e^-745.1):
+ * the same numbers, without the exponential for a side that spiked long ago. */
 class StepDecay
 {
 public:
@@ -21,6 +23,7 @@ public:
     tau_ = tau;
     h_ = h;
     const long n = static_cast< long >( std::ceil( 50.0 * tau / h ) ) + 1;
+    zero_from_ = static_cast< long >( std::ceil( 750.0 * tau / h ) );
     table_.resize( n );
     for ( long k = 0; k < n; ++k )
     {
@@ -31,7 +34,11 @@ public:
   double
   operator()( long steps ) const
   {
-    return steps < static_cast< long >( table_.size() ) ? table_[ steps ] : exact( steps );
+    if ( steps < static_cast< long >( table_.size() ) )
+    {
+      return table_[ steps ];
+    }
+    return steps >= zero_from_ ? 0.0 : exact( steps );
   }
 
 private:
@@ -42,6 +49,7 @@ private:
   }
 
   std::vector< double > table_;
+  long zero_from_ = 0;
   double tau_ = 1.0;
   double h_ = 1.0;
 };
