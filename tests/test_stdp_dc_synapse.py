@@ -347,9 +347,11 @@ def _rule_params(rule, *more):
 
 @pytest.mark.parametrize("rule", ["nearest_spike", "triplet_all_to_all"])
 def test_the_nest_backend_runs_d_and_c_rules_as_stdp_dc_synapse(rule):
+    """With one NEST connection per synapse; the input synapses kept beside the cells (the
+    default) run the same rule: test_dense_input.py."""
     from spiking_mnist.hardware import open_backend
     from spiking_mnist.models import diehl_cook
-    p = _rule_params(rule)
+    p = _rule_params(rule, "simulation.input_delivery=events")
     backend = open_backend("nest", p)
     net = diehl_cook.build(backend.sim, p, 30, backend.input_synapse(p.stdp, 2.0),
                            cell_types=backend.cell_types)

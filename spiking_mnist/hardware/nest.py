@@ -422,10 +422,10 @@ class NestBackend(Backend):
                 and not self._attach_dense(network, sources, exc):
             if self._dense_rule is not None:
                 raise BackendError(
-                    "the input projection does not join every input to every excitatory "
-                    "cell once, which the input synapses kept beside the cells need: run it "
-                    "with one NEST connection per synapse, --set "
-                    "simulation.input_delivery=events")
+                    "the input synapses kept beside the cells need this backend's input "
+                    "nodes (build with cell_types=backend.cell_types) and a projection that "
+                    "joins every input to every excitatory cell once: run the network with "
+                    "one NEST connection per synapse, --set simulation.input_delivery=events")
             self._dense_static = False   # its static connections carry the spikes
         if self._dense is None and self._module_installed:
             # listed once NEST has sorted them, at the first run
@@ -441,9 +441,12 @@ class NestBackend(Backend):
                 np.cumsum(np.bincount(self._kernel_columns, minlength=len(exc)))[:-1])
 
     def _attach_dense(self, network, sources, exc) -> bool:
-        """Keep the input synapses beside the excitatory cells (``DenseInput``) if the input
-        projection joins every input to every cell once (else False); its own static
-        connections stay, carrying no spikes unless the inputs drive other cells too."""
+        """Keep the input synapses beside the excitatory cells (``DenseInput``) if the inputs
+        are injectors and their projection joins every input to every cell once (else
+        False); its own static connections stay, carrying no spikes unless the inputs drive
+        other cells too."""
+        if self._injectors is None:
+            return False
         synapse_id = self._nest.GetDefaults(network.input_to_exc.nest_synapse_model)[
             "synapse_modelid"]
         listed = nest_extension.KernelConnections.of_projection(
