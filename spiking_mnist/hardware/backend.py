@@ -157,8 +157,15 @@ class Backend(abc.ABC):
     @abc.abstractmethod
     def record(self, populations: Sequence[str], signals: Sequence[str],
                neurons: Sequence[int]) -> None:
-        """Keep, for :meth:`take_recorded`, the spikes of ``populations`` and the
-        ``signals`` (``v``, ``gsyn_exc``, ``gsyn_inh``) of their ``neurons``."""
+        """Keep, for :meth:`take_recorded`, the spikes of ``populations`` (``excitatory``,
+        ``inhibitory``, or the label of a population a network module added, see
+        :meth:`added_populations`) and the ``signals`` (``v``, ``gsyn_exc``, ``gsyn_inh``)
+        of their ``neurons``."""
+
+    def added_populations(self) -> dict[str, int]:
+        """The populations the attached network has beside D&C's roles, by label, with their
+        sizes (those :meth:`record` can record besides ``excitatory`` and ``inhibitory``)."""
+        return {}
 
     @abc.abstractmethod
     def take_recorded(self) -> dict:

@@ -27,7 +27,13 @@ input -> excitatory STDP   by ``stdp.rule`` (:data:`STDP_RULES`): ``triplet_all_
                            ``nearest_spike``, ``stdp_dc_synapse``: D&C's rule
                            as their code states it (its header says what still differs);
                            ``power_law``, ``exponential`` and ``pre_and_post``, this
-                           project's ``stdp_trace_synapse``: the other rules D&C compared
+                           project's ``stdp_trace_synapse``: the other rules D&C compared;
+                           with ``simulation.input_delivery = dense`` (the default) D&C's
+                           rules (and static testing synapses) onto fixed-step cells are
+                           instead kept beside the cells (the module's ``DenseInput``: a
+                           matrix of weights, delays and rule state that the cells read the
+                           input trains through), when every input drives every cell: the
+                           same network without a NEST event per synapse
 =========================  ==================================================================
 
 A network module whose learning rule is PyNN's standard STDP
@@ -591,6 +597,10 @@ class NestBackend(Backend):
         inhibitory, or the label of a population a model added) and the ``signals`` (keys of
         :data:`SIGNALS`) of their ``neurons``."""
         nest = self._nest
+        unknown = [name for name in populations if name not in self._populations]
+        if unknown:
+            raise BackendError(f"the network has no population {', '.join(unknown)} to "
+                               f"record; it has input, {', '.join(self._populations)}")
         for name in populations:
             nodes = self._populations[name]
             self._spike_recorders[name] = self._recorder if name == "excitatory" else \
@@ -606,8 +616,12 @@ class NestBackend(Backend):
             if signals:
                 meter = nest.Create("multimeter", params={
                     "record_from": [SIGNALS[s] for s in signals], "interval": self.timestep})
-                nest.Connect(meter, nodes[list(neurons)])
+                nest.Connect(meter, nodes[[i for i in neurons if i < len(nodes)]])
                 self._meters[name] = (meter, [(s, SIGNALS[s]) for s in signals])
+
+    def added_populations(self) -> dict[str, int]:
+        return {name: len(nodes) for name, nodes in self._populations.items()
+                if name not in ("excitatory", "inhibitory")}
 
     def _take_spikes(self, recorder, first_id: int) -> tuple[np.ndarray, np.ndarray]:
         events = recorder.get("events")

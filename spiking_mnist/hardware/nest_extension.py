@@ -44,7 +44,8 @@ SYNAPSE_MODELS = ("stdp_dc_synapse", "stdp_trace_synapse")
 _SOURCES = ("iaf_cond_exp_fixed_step.cpp", "stdp_dc_synapse.cpp", "stdp_trace_synapse.cpp",
             "dense_input.cpp", "connection_access.cpp", "spikingmnistmodule.cpp")
 _HEADERS = ("iaf_cond_exp_fixed_step.h", "stdp_dc_synapse.h", "stdp_trace_synapse.h",
-            "dc_rule.h", "dense_input.h", "step_decay.h", "post_spike_record.h",
+            "dc_rule.h", "dense_input.h", "synaptic_ring.h", "step_decay.h",
+            "post_spike_record.h",
             "include/ltdl.h")
 # a kernel symbol whose mangled name shows the C++ string ABI NEST was built with
 _OLD_ABI_SYMBOL = b"_ZNK4nest4Node21get_synaptic_elementsESs"

@@ -29,10 +29,9 @@
 #include <cstdint>
 #include <vector>
 
-#include "ring_buffer.h"
-
 #include "dc_rule.h"
 #include "post_spike_record.h"
+#include "synaptic_ring.h"
 
 namespace spiking_mnist
 {
@@ -63,10 +62,10 @@ public:
   //! column ``column`` is ``cell``; its record counts this layer's synapses among its readers
   void attach( long column, iaf_cond_exp_fixed_step* cell );
 
-  /* At the step whose spikes have time stamp ``stamp`` (the step at ``lag`` in the time
-   * slice): learn at the spikes of that stamp and send their weights into ``buffer``. */
+  /* At the step whose spikes have time stamp ``stamp`` (the step stamp - 1): learn at the
+   * spikes of that stamp and send their weights into ``ring``, for step stamp - 1 + delay. */
   void
-  deliver( long column, long stamp, long lag, nest::RingBuffer& buffer, PostSpikeRecord& record )
+  deliver( long column, long stamp, SynapticRing& ring, PostSpikeRecord& record )
   {
     const long k = stamp - first_stamp_;
     if ( k < 0 or k + 1 >= static_cast< long >( offsets_.size() ) )
@@ -81,11 +80,11 @@ public:
       {
         DCSynapseState& synapse = state_[ at ].rule;
         dc_learn( synapse, record, delay, stamp, rule_ );
-        buffer.add_value( lag + delay, synapse.weight_ );
+        ring.add_excitatory( stamp - 1 + delay, synapse.weight_ );
       }
       else
       {
-        buffer.add_value( lag + delay, weight_[ at ] );
+        ring.add_excitatory( stamp - 1 + delay, weight_[ at ] );
       }
     }
   }

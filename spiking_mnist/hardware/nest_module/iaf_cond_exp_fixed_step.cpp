@@ -187,8 +187,8 @@ iaf_cond_exp_fixed_step::set_status( const Dictionary& d )
 void
 iaf_cond_exp_fixed_step::init_buffers_()
 {
-  B_.spike_exc_.clear();
-  B_.spike_inh_.clear();
+  B_.spikes_.clear(
+    nest::kernel().connection_manager.get_min_delay() + nest::kernel().connection_manager.get_max_delay() );
   B_.currents_.clear();
   ArchivingNode::clear_history();
   post_spikes_.clear();
@@ -221,7 +221,7 @@ iaf_cond_exp_fixed_step::update( nest::Time const& origin, const long from, cons
     if ( dense_input_ != nullptr )
     {
       // the input spikes of time stamp origin + lag + 1, which NEST would send at this step
-      dense_input_->deliver( dense_column_, origin.get_steps() + lag + 1, lag, B_.spike_exc_, post_spikes_ );
+      dense_input_->deliver( dense_column_, origin.get_steps() + lag + 1, B_.spikes_, post_spikes_ );
     }
     if ( S_.refractory_steps == 0 )
     {
@@ -233,8 +233,10 @@ iaf_cond_exp_fixed_step::update( nest::Time const& origin, const long from, cons
         ( P_.g_L * P_.E_L + g_ex * P_.E_ex + g_in * P_.E_in + P_.I_e + B_.I_stim ) / g_total;
       S_.V_m = V_inf + ( S_.V_m - V_inf ) * std::exp( -V_.h * g_total / P_.C_m );
     }
-    S_.g_ex = S_.g_ex * V_.decay_ex + B_.spike_exc_.get_value( lag );
-    S_.g_in = S_.g_in * V_.decay_in + B_.spike_inh_.get_value( lag );
+    double spike_exc, spike_inh;
+    B_.spikes_.take( origin.get_steps() + lag, spike_exc, spike_inh );
+    S_.g_ex = S_.g_ex * V_.decay_ex + spike_exc;
+    S_.g_in = S_.g_in * V_.decay_in + spike_inh;
     S_.theta *= V_.decay_theta;
 
     if ( S_.refractory_steps > 0 )
@@ -264,15 +266,16 @@ iaf_cond_exp_fixed_step::update( nest::Time const& origin, const long from, cons
 void
 iaf_cond_exp_fixed_step::handle( nest::SpikeEvent& e )
 {
-  const long steps = e.get_rel_delivery_steps( nest::kernel().simulation_manager.get_slice_origin() );
+  const nest::Time& origin = nest::kernel().simulation_manager.get_slice_origin();
+  const long step = origin.get_steps() + e.get_rel_delivery_steps( origin );
   const double w = e.get_weight() * e.get_multiplicity();
   if ( w > 0.0 )
   {
-    B_.spike_exc_.add_value( steps, w );
+    B_.spikes_.add_excitatory( step, w );
   }
   else
   {
-    B_.spike_inh_.add_value( steps, -w );
+    B_.spikes_.add_inhibitory( step, -w );
   }
 }
 

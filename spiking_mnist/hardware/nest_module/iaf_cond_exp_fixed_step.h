@@ -33,6 +33,7 @@
 #include "universal_data_logger.h"
 
 #include "post_spike_record.h"
+#include "synaptic_ring.h"
 
 namespace spiking_mnist
 {
@@ -122,8 +123,7 @@ private:
     Buffers_( const Buffers_&, iaf_cond_exp_fixed_step& );
 
     nest::UniversalDataLogger< iaf_cond_exp_fixed_step > logger_;
-    nest::RingBuffer spike_exc_;
-    nest::RingBuffer spike_inh_;
+    SynapticRing spikes_; //!< excitatory and inhibitory conductance jumps per step
     nest::RingBuffer currents_;
     double I_stim; //!< input current of the current step (pA)
   };
