@@ -170,3 +170,21 @@ def test_the_python_api_builds_and_trains_a_network_module(tmp_path, monkeypatch
     sim.end()
     ckpt = sm.train(tmp_path / "run", params, examples=5, progress=False, model=module)
     assert ckpt.examples_seen == 5 and ckpt.model_file == str(module)
+
+
+def test_a_module_s_own_population_is_recorded_by_its_label(trained, tmp_path):
+    """``--record layer2``: the second layer of ``second_layer.py`` in the Neo recording,
+    one spike train per neuron; a label the network lacks is refused, naming those it has."""
+    from spiking_mnist.analysis.run_files import read_block
+    model = str(EXAMPLES / "second_layer.py")
+    run = tmp_path / "recorded"
+    assert main(["train", "--model", model, "--run-dir", str(run), *TINY[:3], "5",
+                 *TINY[4:], "--record", "excitatory,layer2", "--record-examples", "all"]) == 0
+    size = load_model(Path(model)).defaults().layer2.n_excitatory
+    (chunk,) = (run / "recordings" / "train").glob("chunk-*")
+    trains = read_block(chunk).segments[0].spiketrains
+    layer2 = [t for t in trains if t.annotations["population"] == "layer2"]
+    assert len(layer2) == size and [t.annotations["index"] for t in layer2] == list(range(size))
+    assert sum(len(t) for t in trains if t.annotations["population"] == "excitatory") > 0
+    assert main(["train", "--model", model, "--run-dir", str(tmp_path / "typo"), *TINY,
+                 "--record", "layer9"]) == 3

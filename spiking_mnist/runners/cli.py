@@ -67,7 +67,8 @@ def _common(p: argparse.ArgumentParser) -> None:
 def _recording_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("recording (Neo files in RUN_DIR/recordings, see docs/recordings.md)")
     g.add_argument("--record", metavar="POP,...", help="populations to record: input, "
-                   "excitatory, inhibitory (default: none)")
+                   "excitatory, inhibitory, or the label of a population a --model network "
+                   "adds (default: none)")
     g.add_argument("--record-variables", default="spikes", metavar="VAR,...",
                    help="spikes, v, gsyn_exc, gsyn_inh, theta (default: spikes)")
     g.add_argument("--record-examples", default=None, metavar="SPEC",

@@ -59,7 +59,8 @@ class ExampleSelection:
 
 @dataclass(frozen=True)
 class RecordingPlan:
-    """What to record: ``populations`` (of :data:`POPULATIONS`), ``variables`` (of
+    """What to record: ``populations`` (of :data:`POPULATIONS`, or labels of populations a
+    network module adds), ``variables`` (of
     :data:`VARIABLES`), the ``examples`` selected, the ``neurons`` (indices) whose signals
     are kept, the file ``format`` and the recorded examples per file (``chunk``)."""
 
@@ -71,12 +72,18 @@ class RecordingPlan:
     chunk: int = 1000
 
     def __post_init__(self):
-        for name, given, known in (("population", self.populations, POPULATIONS),
-                                   ("variable", self.variables, VARIABLES)):
-            unknown = sorted(set(given) - set(known))
-            if unknown:
-                raise ConfigError(f"cannot record {name} {', '.join(unknown)}; "
-                                  f"choose from {', '.join(known)}")
+        unknown = sorted(set(self.variables) - set(VARIABLES))
+        if unknown:
+            raise ConfigError(f"cannot record variable {', '.join(unknown)}; "
+                              f"choose from {', '.join(VARIABLES)}")
+        # beside D&C's, the label of a population a network module adds (the backend checks
+        # that the network has it before anything is simulated)
+        unknown = sorted(p for p in self.populations if p not in POPULATIONS
+                         and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", p))
+        if unknown or not self.populations:
+            raise ConfigError(f"cannot record population {', '.join(unknown) or '(none)'}; "
+                              f"choose from {', '.join(POPULATIONS)} or the label of a "
+                              "population the network module adds")
         if self.format not in FORMATS:
             raise ConfigError(f"unknown recording format {self.format!r}; choose nix or pickle")
         if self.chunk < 1:
@@ -145,6 +152,7 @@ class Recorder:
         """Take recordings from ``backend``, set up by ``open_network(..., recording=plan)``
         (a new one after each simulation restart)."""
         self._backend = backend
+        self._counts.update(backend.added_populations())
 
     def add_run(self, run, labels: np.ndarray, final: np.ndarray, predicted: np.ndarray,
                 theta: np.ndarray | None = None) -> None:
