@@ -44,12 +44,11 @@ struct DCRuleParameters
   }
 };
 
-//! one synapse's weight and the state its rule keeps
-struct DCSynapseState
+//! what the rule keeps for one synapse besides its weight
+struct DCTraces
 {
   long t_lastspike_ = PostSpikeRecord::NONE; //!< last presynaptic spike (steps)
   long t_read_ = 0;                          //!< postsynaptic spikes read up to here (steps, at the synapse)
-  double weight_ = 1.0;
   // all_to_all only: the summed traces just after the last presynaptic spike (pre) and after
   // the last postsynaptic spike applied (post1, post2; that spike's step at the cell)
   double pre_sum_ = 0.0;
@@ -59,11 +58,17 @@ struct DCSynapseState
   double potentiation_ = 0.0; //!< due at the next presynaptic spike
 };
 
+//! one synapse's traces and weight
+struct DCSynapseState : DCTraces
+{
+  double weight_ = 1.0;
+};
+
 /* Potentiation by the postsynaptic spikes that reached the synapse in (t_read_, until]:
  * spikes at steps in (t_read_ - delay, until - delay]. Returns the index in the record
  * just past them. */
 inline size_t
-dc_potentiate( DCSynapseState& s, PostSpikeRecord& record, long delay, long until, const DCRuleParameters& cp )
+dc_potentiate( DCTraces& s, double& weight, PostSpikeRecord& record, long delay, long until, const DCRuleParameters& cp )
 {
   auto& spikes = record.spikes();
   const long last = until - delay;
@@ -102,33 +107,33 @@ dc_potentiate( DCSynapseState& s, PostSpikeRecord& record, long delay, long unti
     {
       // pre decayed to the spike's arrival; 0 before the first presynaptic spike
       const double pre = cp.pre_( spike.step + delay - s.t_lastspike_ );
-      s.weight_ = std::min( s.weight_ + cp.nu_post_ * pre * cp.post2_( spike.step - spike.previous ), cp.Wmax_ );
+      weight = std::min( weight + cp.nu_post_ * pre * cp.post2_( spike.step - spike.previous ), cp.Wmax_ );
     }
   }
   return end;
 }
 
 /* The learning at a presynaptic spike at ``t_spike``: with summed traces (all_to_all) or
- * with traces reset; afterwards the weight is the one the spike transmits. */
+ * with traces reset; afterwards ``weight`` is the one the spike transmits. */
 inline void
-dc_learn( DCSynapseState& s, PostSpikeRecord& record, long delay, long t_spike, const DCRuleParameters& cp )
+dc_learn( DCTraces& s, double& weight, PostSpikeRecord& record, long delay, long t_spike, const DCRuleParameters& cp )
 {
   const long at = t_spike - delay; // the time at the cell
   if ( cp.all_to_all_ )
   {
     if ( record.last() > s.t_read_ - delay )
     {
-      dc_potentiate( s, record, delay, t_spike, cp );
+      dc_potentiate( s, weight, record, delay, t_spike, cp );
     }
     if ( s.t_post_ != PostSpikeRecord::NONE and s.t_post_ + delay > s.t_lastspike_ )
     {
       // postsynaptic spikes since the last presynaptic spike: their potentiation, clipped
-      s.weight_ = std::min( s.weight_ + s.potentiation_, cp.Wmax_ );
+      weight = std::min( weight + s.potentiation_, cp.Wmax_ );
       s.potentiation_ = 0.0;
     }
     // post1 from before a postsynaptic spike reaching the synapse at this very step
     const double post1 = s.t_post_ == at ? s.post1_sum_ - 1.0 : s.post1_sum_ * cp.post1_( at - s.t_post_ );
-    s.weight_ = std::max( s.weight_ - cp.nu_pre_ * post1, 0.0 );
+    weight = std::max( weight - cp.nu_pre_ * post1, 0.0 );
     s.pre_sum_ = s.pre_sum_ * cp.pre_( t_spike - s.t_lastspike_ ) + 1.0;
   }
   else
@@ -139,7 +144,7 @@ dc_learn( DCSynapseState& s, PostSpikeRecord& record, long delay, long t_spike, 
     if ( latest > s.t_read_ - delay )
     {
       // postsynaptic spikes reached the synapse since it last read: potentiate
-      size_t end = dc_potentiate( s, record, delay, t_spike, cp );
+      size_t end = dc_potentiate( s, weight, record, delay, t_spike, cp );
       auto& spikes = record.spikes();
       if ( end > 0 and spikes[ end - 1 ].step == at )
       {
@@ -149,7 +154,7 @@ dc_learn( DCSynapseState& s, PostSpikeRecord& record, long delay, long t_spike, 
     }
     if ( latest != PostSpikeRecord::NONE )
     {
-      s.weight_ = std::max( s.weight_ - cp.nu_pre_ * cp.post1_( at - latest ), 0.0 );
+      weight = std::max( weight - cp.nu_pre_ * cp.post1_( at - latest ), 0.0 );
     }
   }
   s.t_read_ = t_spike;
@@ -159,13 +164,13 @@ dc_learn( DCSynapseState& s, PostSpikeRecord& record, long delay, long t_spike, 
 /* Apply the potentiation of the postsynaptic spikes that reached the synapse by step
  * ``until`` (a time by which all presynaptic spikes up to it have been learned). */
 inline void
-dc_flush( DCSynapseState& s, PostSpikeRecord& record, long delay, long until, const DCRuleParameters& cp )
+dc_flush( DCTraces& s, double& weight, PostSpikeRecord& record, long delay, long until, const DCRuleParameters& cp )
 {
   if ( until > s.t_read_ )
   {
     if ( record.last() > s.t_read_ - delay )
     {
-      dc_potentiate( s, record, delay, until, cp );
+      dc_potentiate( s, weight, record, delay, until, cp );
     }
     s.t_read_ = until;
   }

@@ -19,16 +19,13 @@ DenseInput::DenseInput( long n_inputs, long n_columns, bool plastic, const DCRul
   , n_columns_( n_columns )
   , plastic_( plastic )
   , rule_( rule )
+  , weight_( n_inputs * n_columns, 0.0 )
   , delay_( n_inputs * n_columns, 1 )
   , cells_( n_columns, nullptr )
 {
   if ( plastic_ )
   {
-    state_.resize( n_inputs * n_columns );
-  }
-  else
-  {
-    weight_.assign( n_inputs * n_columns, 0.0 );
+    traces_.resize( n_inputs * n_columns );
   }
   offsets_.assign( 1, 0 );
 }
@@ -80,7 +77,7 @@ DenseInput::flush_( long until )
     for ( long c = 0; c < n_columns_; ++c )
     {
       const size_t at = i * n_columns_ + c;
-      dc_flush( state_[ at ].rule, cells_[ c ]->post_spike_record(), delay_[ at ], until, rule_ );
+      dc_flush( traces_[ at ].rule, weight_[ at ], cells_[ c ]->post_spike_record(), delay_[ at ], until, rule_ );
     }
   }
 }
@@ -91,7 +88,7 @@ DenseInput::get_weights( double* out, long until )
   flush_( until );
   for ( size_t at = 0; at < delay_.size(); ++at )
   {
-    out[ at ] = weight_at_( at );
+    out[ at ] = weight_[ at ];
   }
 }
 
@@ -100,7 +97,7 @@ DenseInput::set_weights( const double* in )
 {
   for ( size_t at = 0; at < delay_.size(); ++at )
   {
-    weight_at_( at ) = in[ at ];
+    weight_[ at ] = in[ at ];
   }
 }
 
@@ -133,7 +130,7 @@ DenseInput::normalise( const unsigned char* selected, double column_sum, long un
     {
       for ( long c = first; c < last; ++c )
       {
-        factor[ c - first ] += weight_at_( i * n_columns_ + c );
+        factor[ c - first ] += weight_[ i * n_columns_ + c ];
       }
     }
     for ( long c = first; c < last; ++c )
@@ -145,7 +142,7 @@ DenseInput::normalise( const unsigned char* selected, double column_sum, long un
     {
       for ( long c = first; c < last; ++c )
       {
-        weight_at_( i * n_columns_ + c ) *= factor[ c - first ];
+        weight_[ i * n_columns_ + c ] *= factor[ c - first ];
       }
     }
   }

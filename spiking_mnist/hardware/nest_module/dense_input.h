@@ -5,8 +5,8 @@
  * In D&C's network every input drives every excitatory cell through its own plastic
  * synapse; at N=400 each shown digit sends ~0.9 million spikes through NEST's connections,
  * which cost most of a run. Here the layer holds, for each input i and column (cell) c, the
- * synapse's delay and its state (weight, and D&C's STDP rule's traces: DCSynapseState,
- * learning as stdp_dc_synapse does, dc_rule.h), stored input-major so that the cells
+ * synapse's delay, weight and, when it learns, D&C's STDP rule's traces (learning as
+ * stdp_dc_synapse does, dc_rule.h), each stored input-major so that the cells
  * reading one input at one step read neighbouring memory; and it holds the input spike
  * trains of the next run (each spike's time stamp in steps and input). At each step each
  * attached cell asks deliver() for the inputs whose spikes have that time stamp: it
@@ -20,8 +20,8 @@
  * inputs are summed in input order; NEST sums them in the order it delivers them, which
  * with more than one thread may differ in the last bit.)
  *
- * Threads: each cell writes only its own column, each plastic synapse on a cache line of
- * its own; normalisation runs on NEST's threads, a block of columns each.
+ * Threads: each cell writes only its own column, each synapse's traces on a cache line of
+ * their own; normalisation runs on NEST's threads, a block of columns each.
  */
 #ifndef DENSE_INPUT_H
 #define DENSE_INPUT_H
@@ -78,14 +78,9 @@ public:
       const long delay = delay_[ at ];
       if ( plastic_ )
       {
-        DCSynapseState& synapse = state_[ at ].rule;
-        dc_learn( synapse, record, delay, stamp, rule_ );
-        ring.add_excitatory( stamp - 1 + delay, synapse.weight_ );
+        dc_learn( traces_[ at ].rule, weight_[ at ], record, delay, stamp, rule_ );
       }
-      else
-      {
-        ring.add_excitatory( stamp - 1 + delay, weight_[ at ] );
-      }
+      ring.add_excitatory( stamp - 1 + delay, weight_[ at ] );
     }
   }
 
@@ -102,23 +97,18 @@ public:
 private:
   void flush_( long until );
 
-  double&
-  weight_at_( size_t at )
-  {
-    return plastic_ ? state_[ at ].rule.weight_ : weight_[ at ];
-  }
 
   long n_inputs_;
   long n_columns_;
   bool plastic_;
   DCRuleParameters rule_;
-  //! one synapse's state on a cache line of its own: cells of two threads never share one
-  struct alignas( 64 ) Synapse
+  //! one synapse's traces on a cache line of their own: cells of two threads never share one
+  struct alignas( 64 ) Traces
   {
-    DCSynapseState rule;
+    DCTraces rule;
   };
-  std::vector< Synapse > state_;        //!< plastic: per synapse
-  std::vector< double > weight_;        //!< static: per synapse
+  std::vector< Traces > traces_;        //!< plastic: per synapse
+  std::vector< double > weight_;        //!< per synapse, apart from the traces: normalisation reads only these
   std::vector< std::uint16_t > delay_;  //!< per synapse (steps)
   std::vector< iaf_cond_exp_fixed_step* > cells_;
   long first_stamp_ = 0;

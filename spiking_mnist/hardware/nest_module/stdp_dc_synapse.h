@@ -104,7 +104,7 @@ public:
   send( nest::Event& e, size_t tid, const STDPDCCommonProperties& cp )
   {
     auto* target = static_cast< iaf_cond_exp_fixed_step* >( get_target( tid ) );
-    dc_learn( state_, target->post_spike_record(), get_delay_steps(), e.get_stamp().get_steps(), cp );
+    dc_learn( state_, state_.weight_, target->post_spike_record(), get_delay_steps(), e.get_stamp().get_steps(), cp );
     e.set_receiver( *target );
     e.set_weight( state_.weight_ );
     e.set_delay_steps( get_delay_steps() );
@@ -119,6 +119,7 @@ public:
   flush( size_t tid, long until, const STDPDCCommonProperties& cp )
   {
     dc_flush( state_,
+      state_.weight_,
       static_cast< iaf_cond_exp_fixed_step* >( get_target( tid ) )->post_spike_record(),
       get_delay_steps(),
       until,
