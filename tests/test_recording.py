@@ -68,8 +68,13 @@ def test_example_selection():
 
 
 def test_plan_refuses_unknown_names():
+    """A population is one of D&C's or a label a network module may give (the backend
+    checks that the network has it: test_your_own_network.py)."""
     with pytest.raises(ConfigError, match="choose from input"):
-        RecordingPlan(populations=("output",))
+        RecordingPlan(populations=("exc itatory",))
+    with pytest.raises(ConfigError, match="choose from input"):
+        RecordingPlan(populations=())
+    assert RecordingPlan(populations=("layer2",)).backend_populations() == ("layer2",)
     with pytest.raises(ConfigError, match="variable w"):
         RecordingPlan(populations=("excitatory",), variables=("w",))
 
