@@ -71,18 +71,8 @@ inline size_t
 dc_potentiate( DCTraces& s, double& weight, PostSpikeRecord& record, long delay, long until, const DCRuleParameters& cp )
 {
   auto& spikes = record.spikes();
-  const long last = until - delay;
-  const long first = s.t_read_ - delay;
-  size_t end = spikes.size();
-  while ( end > 0 and spikes[ end - 1 ].step > last )
-  {
-    --end;
-  }
-  size_t begin = end;
-  while ( begin > 0 and spikes[ begin - 1 ].step > first )
-  {
-    --begin;
-  }
+  size_t begin, end;
+  record.between( s.t_read_ - delay, until - delay, begin, end );
   if ( cp.all_to_all_ )
   {
     for ( size_t i = begin; i < end; ++i )

@@ -87,6 +87,23 @@ public:
     return spikes_;
   }
 
+  /* The kept spikes at steps in (first, last], as indices [begin, end) into spikes(),
+   * found from the latest backwards (a synapse asks about its few newest). */
+  void
+  between( long first, long last, size_t& begin, size_t& end ) const
+  {
+    end = spikes_.size();
+    while ( end > 0 and spikes_[ end - 1 ].step > last )
+    {
+      --end;
+    }
+    begin = end;
+    while ( begin > 0 and spikes_[ begin - 1 ].step > first )
+    {
+      --begin;
+    }
+  }
+
   //! step of the neuron's latest spike, or NONE
   long
   last() const

@@ -206,17 +206,8 @@ stdp_trace_synapse< targetidentifierT >::potentiate_( PostSpikeRecord& record,
 {
   const long delay = get_delay_steps();
   auto& spikes = record.spikes();
-  const long first = t_read_ - delay;
-  size_t end = spikes.size();
-  while ( end > 0 and spikes[ end - 1 ].step > last )
-  {
-    --end;
-  }
-  size_t begin = end;
-  while ( begin > 0 and spikes[ begin - 1 ].step > first )
-  {
-    --begin;
-  }
+  size_t begin, end;
+  record.between( t_read_ - delay, last, begin, end );
   for ( size_t i = begin; i < end; ++i )
   {
     PostSpikeRecord::Spike& spike = spikes[ i ];
