@@ -20,7 +20,8 @@ def _train(run, delivery: str, *sets: str):
     return checkpoint.load(run)
 
 
-@pytest.mark.parametrize("rule", ["triplet_all_to_all", "nearest_spike"])
+@pytest.mark.parametrize("rule", ["triplet_all_to_all", "nearest_spike", "power_law",
+                                  "exponential", "pre_and_post"])
 @pytest.mark.parametrize("threads", [1, 2])
 def test_training_learns_the_same_network_either_way(tmp_path, rule, threads):
     sets = (f"stdp.rule={rule}", f"simulation.threads={threads}")

@@ -156,9 +156,11 @@ def _rule_params(rule, *more):
 
 @pytest.mark.parametrize("name", ["power_law", "exponential", "pre_and_post"])
 def test_the_nest_backend_runs_the_trace_rules_as_stdp_trace_synapse(name):
+    """With one NEST connection per synapse (kept beside the cells, the same rule runs in
+    DenseInput: tests/test_dense_input.py)."""
     from spiking_mnist.hardware import open_backend
     from spiking_mnist.models import diehl_cook
-    p = _rule_params(name)
+    p = _rule_params(name, "simulation.input_delivery=events")
     backend = open_backend("nest", p)
     net = diehl_cook.build(backend.sim, p, 30, backend.input_synapse(p.stdp, 2.0),
                            cell_types=backend.cell_types)

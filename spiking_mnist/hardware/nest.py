@@ -28,8 +28,8 @@ input -> excitatory STDP   by ``stdp.rule`` (:data:`STDP_RULES`): ``triplet_all_
                            as their code states it (its header says what still differs);
                            ``power_law``, ``exponential`` and ``pre_and_post``, this
                            project's ``stdp_trace_synapse``: the other rules D&C compared;
-                           with ``simulation.input_delivery = dense`` (the default) D&C's
-                           rules (and static testing synapses) onto fixed-step cells are
+                           with ``simulation.input_delivery = dense`` (the default) all
+                           these rules (and static testing synapses) onto fixed-step cells are
                            instead kept beside the cells (the module's ``DenseInput``: a
                            matrix of weights, delays and rule state that the cells read the
                            input trains through), when every input drives every cell: the
@@ -336,7 +336,8 @@ class NestBackend(Backend):
         self._dense_wanted = (cell_integration == "fixed_step"
                               and getattr(simulation, "input_delivery", "dense") == "dense")
         self._dense = None            # the nest_extension.DenseInput, once attached
-        self._dense_rule = None       # its rule: stdp_dc_synapse's parameters, or None
+        self._dense_rule = None       # its rule: the module synapse's parameters, or None
+        self._dense_model = None      # that synapse model
         self._dense_static = False    # the input projection's synapses are static
         self._feed_injectors = True   # the input nodes also get the spikes (other targets)
         #: input weights are read, written and normalised inside NEST (the module)
@@ -380,10 +381,11 @@ class NestBackend(Backend):
         if isinstance(stdp, StandardSTDP):   # PyNN's: NEST's stdp_synapse (PyNN units)
             return stdp.synapse(self.sim, native_per_unit * 1e-3, self.timestep)
         rule = self._stdp_rule = stdp_rule(stdp.rule, fixed_step)
-        if self._dense_wanted and rule.synapse_model == "stdp_dc_synapse":
+        if self._dense_wanted and rule.synapse_model in nest_extension.SYNAPSE_MODELS:
             # the rule runs beside the cells (attach): the projection's own connections
             # carry no spikes
             self._dense_rule = rule.synapse(stdp, native_per_unit)
+            self._dense_model = rule.synapse_model
             return static
         return self.sim.native_synapse_type(rule.synapse_model)(
             weight=0.0, delay=self.timestep, **rule.synapse(stdp, native_per_unit))
@@ -465,7 +467,7 @@ class NestBackend(Backend):
             isinstance(p, self.sim.Projection) and p.pre is network.inputs
             and p is not network.input_to_exc for p in vars(network).values())
         self._dense = nest_extension.DenseInput(self._nest, len(sources), len(exc),
-                                                self._dense_rule)
+                                                self._dense_rule, self._dense_model)
         # the cells of one thread in neighbouring columns, so that two threads seldom
         # touch neighbouring memory
         vp = np.asarray(exc.get("vp"), dtype=np.int64).reshape(-1)

@@ -44,7 +44,7 @@ SYNAPSE_MODELS = ("stdp_dc_synapse", "stdp_trace_synapse")
 _SOURCES = ("iaf_cond_exp_fixed_step.cpp", "stdp_dc_synapse.cpp", "stdp_trace_synapse.cpp",
             "dense_input.cpp", "connection_access.cpp", "spikingmnistmodule.cpp")
 _HEADERS = ("iaf_cond_exp_fixed_step.h", "stdp_dc_synapse.h", "stdp_trace_synapse.h",
-            "dc_rule.h", "dense_input.h", "synaptic_ring.h", "step_decay.h",
+            "dc_rule.h", "trace_rule.h", "dense_input.h", "synaptic_ring.h", "step_decay.h",
             "post_spike_record.h",
             "include/ltdl.h")
 # a kernel symbol whose mangled name shows the C++ string ABI NEST was built with
@@ -352,21 +352,33 @@ class KernelColumns:
 
 class DenseInput:
     """The input synapses of a layer of fixed-step cells kept beside the cells, as a matrix
-    (``dense_input.h``): ``n_inputs`` x ``n_columns`` weights and delays, learning by D&C's
-    rule (``rule``: ``stdp_dc_synapse``'s parameters, in NEST units) or static (None), and
-    the input spikes of the next run. Each spike then costs the cells a few nanoseconds
-    instead of a NEST event through a connection per synapse. Needs :func:`install` first.
+    (``dense_input.h``): ``n_inputs`` x ``n_columns`` weights and delays, static (``rule``
+    None) or learning as the module's synapse ``model`` does (``stdp_dc_synapse``: D&C's
+    triplet rules; ``stdp_trace_synapse``: their presynaptic-trace rules) with its
+    parameters ``rule`` (NEST units), and the input spikes of the next run. Each spike then
+    costs the cells a few nanoseconds instead of a NEST event through a connection per
+    synapse. Needs :func:`install` first.
     """
 
-    def __init__(self, nest, n_inputs: int, n_columns: int, rule: dict | None):
+    def __init__(self, nest, n_inputs: int, n_columns: int, rule: dict | None,
+                 model: str | None = None):
+        if rule is not None and model not in SYNAPSE_MODELS:   # each one's rule runs here
+            raise ValueError(f"a dense layer learns as one of {SYNAPSE_MODELS}, not {model}")
         self._lib = _library(nest)
         self.shape = (n_inputs, n_columns)
         r = rule or {}
-        self._layer = self._lib.spiking_mnist_dense_new(
-            n_inputs, n_columns, rule is not None,
-            *(float(r.get(k, 1.0)) for k in ("tau_pre", "tau_post1", "tau_post2")),
-            *(float(r.get(k, 0.0)) for k in ("nu_pre", "nu_post", "Wmax")),
-            bool(r.get("all_to_all", False)))
+        if rule is not None and model == "stdp_trace_synapse":
+            self._layer = self._lib.spiking_mnist_dense_new_trace(
+                n_inputs, n_columns,
+                *(float(r[k]) for k in ("tau_pre", "tau_post", "nu_pre", "nu_post", "x_tar",
+                                        "mu", "beta", "Wmax")),
+                bool(r["exponential"]))
+        else:
+            self._layer = self._lib.spiking_mnist_dense_new(
+                n_inputs, n_columns, rule is not None,
+                *(float(r.get(k, 1.0)) for k in ("tau_pre", "tau_post1", "tau_post2")),
+                *(float(r.get(k, 0.0)) for k in ("nu_pre", "nu_post", "Wmax")),
+                bool(r.get("all_to_all", False)))
 
     def attach(self, node_ids, columns) -> None:
         """The fixed-step cells ``node_ids`` take their input from ``columns``."""
@@ -445,6 +457,8 @@ def _library(nest) -> ctypes.CDLL:
     signatures = {
         "new": (ctypes.c_void_p, [ctypes.c_long, ctypes.c_long, ctypes.c_int]
                 + [ctypes.c_double] * 6 + [ctypes.c_int]),
+        "new_trace": (ctypes.c_void_p, [ctypes.c_long, ctypes.c_long]
+                      + [ctypes.c_double] * 8 + [ctypes.c_int]),
         "free": (None, [layer]),
         "attach": (ctypes.c_long, [layer, ctypes.c_long, longs, longs]),
         "set_spikes": (ctypes.c_long, [layer, ctypes.c_long, longs, longs]),

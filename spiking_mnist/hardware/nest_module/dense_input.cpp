@@ -14,20 +14,32 @@
 namespace spiking_mnist
 {
 
-DenseInput::DenseInput( long n_inputs, long n_columns, bool plastic, const DCRuleParameters& rule )
+DenseInput::DenseInput( long n_inputs, long n_columns, Learning learning )
   : n_inputs_( n_inputs )
   , n_columns_( n_columns )
-  , plastic_( plastic )
-  , rule_( rule )
+  , learning_( learning )
   , weight_( n_inputs * n_columns, 0.0 )
   , delay_( n_inputs * n_columns, 1 )
   , cells_( n_columns, nullptr )
 {
-  if ( plastic_ )
+  offsets_.assign( 1, 0 );
+}
+
+DenseInput::DenseInput( long n_inputs, long n_columns, bool plastic, const DCRuleParameters& rule )
+  : DenseInput( n_inputs, n_columns, plastic ? Learning::triplet : Learning::none )
+{
+  rule_ = rule;
+  if ( plastic )
   {
     traces_.resize( n_inputs * n_columns );
   }
-  offsets_.assign( 1, 0 );
+}
+
+DenseInput::DenseInput( long n_inputs, long n_columns, const TraceRuleParameters& rule )
+  : DenseInput( n_inputs, n_columns, Learning::trace )
+{
+  trace_rule_ = rule;
+  trace_states_.resize( n_inputs * n_columns );
 }
 
 bool
@@ -59,7 +71,7 @@ void
 DenseInput::attach( long column, iaf_cond_exp_fixed_step* cell )
 {
   cells_[ column ] = cell;
-  if ( plastic_ )
+  if ( learning_ != Learning::none )
   {
     cell->post_spike_record().register_connections( n_inputs_ );
   }
@@ -68,16 +80,24 @@ DenseInput::attach( long column, iaf_cond_exp_fixed_step* cell )
 void
 DenseInput::flush_( long until )
 {
-  if ( not plastic_ or rule_.all_to_all_ )
+  if ( learning_ == Learning::none or ( learning_ == Learning::triplet and rule_.all_to_all_ ) )
   {
-    return; // summed traces: the weight leaves out due potentiation until the next spike
+    return; // summed triplet traces: the weight leaves out due potentiation until the next spike
   }
   for ( long i = 0; i < n_inputs_; ++i )
   {
     for ( long c = 0; c < n_columns_; ++c )
     {
       const size_t at = i * n_columns_ + c;
-      dc_flush( traces_[ at ].rule, weight_[ at ], cells_[ c ]->post_spike_record(), delay_[ at ], until, rule_ );
+      PostSpikeRecord& record = cells_[ c ]->post_spike_record();
+      if ( learning_ == Learning::triplet )
+      {
+        dc_flush( traces_[ at ].rule, weight_[ at ], record, delay_[ at ], until, rule_ );
+      }
+      else
+      {
+        trace_flush( trace_states_[ at ].rule, weight_[ at ], record, delay_[ at ], until, trace_rule_ );
+      }
     }
   }
 }
@@ -184,6 +204,35 @@ spiking_mnist_dense_new( long n_inputs,
   rule.all_to_all_ = all_to_all != 0;
   rule.tabulate( nest::Time::get_resolution().get_ms() );
   return new spiking_mnist::DenseInput( n_inputs, n_columns, plastic != 0, rule );
+}
+
+/* A layer of ``n_inputs`` x ``n_columns`` input synapses learning by one of D&C's
+ * presynaptic-trace rules (stdp_trace_synapse's parameters, in the units of the weights). */
+extern "C" void*
+spiking_mnist_dense_new_trace( long n_inputs,
+  long n_columns,
+  double tau_pre,
+  double tau_post,
+  double nu_pre,
+  double nu_post,
+  double x_tar,
+  double mu,
+  double beta,
+  double Wmax,
+  int exponential )
+{
+  spiking_mnist::TraceRuleParameters rule;
+  rule.tau_pre_ = tau_pre;
+  rule.tau_post_ = tau_post;
+  rule.nu_pre_ = nu_pre;
+  rule.nu_post_ = nu_post;
+  rule.x_tar_ = x_tar;
+  rule.mu_ = mu;
+  rule.beta_ = beta;
+  rule.Wmax_ = Wmax;
+  rule.exponential_ = exponential != 0;
+  rule.tabulate( nest::Time::get_resolution().get_ms() );
+  return new spiking_mnist::DenseInput( n_inputs, n_columns, rule );
 }
 
 extern "C" void

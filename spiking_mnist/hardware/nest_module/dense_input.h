@@ -5,16 +5,17 @@
  * In D&C's network every input drives every excitatory cell through its own plastic
  * synapse; at N=400 each shown digit sends ~0.9 million spikes through NEST's connections,
  * which cost most of a run. Here the layer holds, for each input i and column (cell) c, the
- * synapse's delay, weight and, when it learns, D&C's STDP rule's traces (learning as
- * stdp_dc_synapse does, dc_rule.h), each stored input-major so that the cells
+ * synapse's delay, weight and, when it learns, the traces of one of D&C's STDP rules
+ * (learning as stdp_dc_synapse does, dc_rule.h, or as stdp_trace_synapse does,
+ * trace_rule.h), each stored input-major so that the cells
  * reading one input at one step read neighbouring memory; and it holds the input spike
  * trains of the next run (each spike's time stamp in steps and input). At each step each
  * attached cell asks deliver() for the inputs whose spikes have that time stamp: it
  * learns at each of them as the synapse would when NEST delivers the spike, and adds its
  * weight to its own excitatory ring buffer ``delay`` steps on.
  *
- * A run so is the run with the input spike sources connected by stdp_dc_synapse (or
- * static_synapse when not plastic) with the same weights and delays: the rule sees the
+ * A run so is the run with the input spike sources connected by stdp_dc_synapse,
+ * stdp_trace_synapse or static_synapse with the same weights and delays: the rule sees the
  * presynaptic spike at its time stamp and the postsynaptic spikes ``delay`` later, and
  * the conductance arrives at the same step. (Within a step the conductances of several
  * inputs are summed in input order; NEST sums them in the order it delivers them, which
@@ -30,6 +31,7 @@
 #include <vector>
 
 #include "dc_rule.h"
+#include "trace_rule.h"
 #include "post_spike_record.h"
 #include "synaptic_ring.h"
 
@@ -41,7 +43,10 @@ class iaf_cond_exp_fixed_step;
 class DenseInput
 {
 public:
+  //! learning by D&C's triplet rule (stdp_dc_synapse), or static if not ``plastic``
   DenseInput( long n_inputs, long n_columns, bool plastic, const DCRuleParameters& rule );
+  //! learning by one of D&C's presynaptic-trace rules (stdp_trace_synapse)
+  DenseInput( long n_inputs, long n_columns, const TraceRuleParameters& rule );
 
   long
   n_inputs() const
@@ -76,16 +81,21 @@ public:
     {
       const size_t at = static_cast< size_t >( inputs_[ s ] ) * n_columns_ + column;
       const long delay = delay_[ at ];
-      if ( plastic_ )
+      if ( learning_ == Learning::triplet )
       {
         dc_learn( traces_[ at ].rule, weight_[ at ], record, delay, stamp, rule_ );
+      }
+      else if ( learning_ == Learning::trace )
+      {
+        trace_learn( trace_states_[ at ].rule, weight_[ at ], record, delay, stamp, trace_rule_ );
       }
       ring.add_excitatory( stamp - 1 + delay, weight_[ at ] );
     }
   }
 
   /* Weights (n_inputs x n_columns, input-major) out of or into the layer; reading first
-   * applies potentiation that is due (the nearest-spike rule), up to step ``until``. */
+   * applies potentiation that is due (the nearest-spike and trace rules), up to step
+   * ``until``. */
   void get_weights( double* out, long until );
   void set_weights( const double* in );
   //! delays in steps, each in [1, max_steps]; false (nothing changed) otherwise
@@ -98,16 +108,28 @@ private:
   void flush_( long until );
 
 
+  enum class Learning
+  {
+    none,
+    triplet,
+    trace
+  };
+
+  DenseInput( long n_inputs, long n_columns, Learning learning );
+
   long n_inputs_;
   long n_columns_;
-  bool plastic_;
+  Learning learning_;
   DCRuleParameters rule_;
+  TraceRuleParameters trace_rule_;
   //! one synapse's traces on a cache line of their own: cells of two threads never share one
-  struct alignas( 64 ) Traces
+  template < typename State >
+  struct alignas( 64 ) OnItsLine
   {
-    DCTraces rule;
+    State rule;
   };
-  std::vector< Traces > traces_;        //!< plastic: per synapse
+  std::vector< OnItsLine< DCTraces > > traces_;          //!< triplet: per synapse
+  std::vector< OnItsLine< TraceState > > trace_states_;  //!< trace: per synapse
   std::vector< double > weight_;        //!< per synapse, apart from the traces: normalisation reads only these
   std::vector< std::uint16_t > delay_;  //!< per synapse (steps)
   std::vector< iaf_cond_exp_fixed_step* > cells_;

@@ -9,20 +9,12 @@
 namespace spiking_mnist
 {
 
-// defaults: D&C's power-law rule (weights in D&C's units)
+// defaults: D&C's power-law rule (weights in D&C's units; TraceRuleParameters)
 STDPTraceCommonProperties::STDPTraceCommonProperties()
   : nest::CommonSynapseProperties()
-  , tau_pre_( 20.0 )
-  , tau_post_( 20.0 )
-  , nu_pre_( 0.0 )
-  , nu_post_( 0.01 )
-  , x_tar_( 0.4 )
-  , mu_( 0.2 )
-  , beta_( 1.0 )
-  , Wmax_( 1.0 )
-  , exponential_( false )
+  , TraceRuleParameters()
 {
-  tabulate_();
+  tabulate( nest::Time::get_resolution().get_ms() );
 }
 
 void
@@ -78,22 +70,14 @@ STDPTraceCommonProperties::set_status( const Dictionary& d, nest::ConnectorModel
   beta_ = beta;
   Wmax_ = Wmax;
   exponential_ = exponential;
-  tabulate_();
+  tabulate( nest::Time::get_resolution().get_ms() );
 }
 
 void
 STDPTraceCommonProperties::calibrate( const nest::TimeConverter& tc )
 {
   nest::CommonSynapseProperties::calibrate( tc );
-  tabulate_();
-}
-
-void
-STDPTraceCommonProperties::tabulate_()
-{
-  const double h = nest::Time::get_resolution().get_ms();
-  pre_.set( tau_pre_, h );
-  post_.set( tau_post_, h );
+  tabulate( nest::Time::get_resolution().get_ms() );
 }
 
 void

@@ -19,6 +19,8 @@
  * the one with exponential weight dependence; with nu_pre > 0 and the power law, their
  * pre-and-post rule. The exponential dependence takes no depression (nu_pre must be 0).
  *
+ * The rules' arithmetic is in trace_rule.h, shared with DenseInput (dense_input.h).
+ *
  * How it runs in NEST: as stdp_dc_synapse (see stdp_dc_synapse.h). A NEST synapse is only
  * called at its presynaptic spikes, so the potentiation of each postsynaptic spike is applied
  * at the synapse's next presynaptic spike, or when KernelConnections flushes it before it
@@ -46,8 +48,6 @@
 #ifndef STDP_TRACE_SYNAPSE_H
 #define STDP_TRACE_SYNAPSE_H
 
-#include <algorithm>
-#include <cmath>
 #include <string>
 
 #include "common_synapse_properties.h"
@@ -57,13 +57,12 @@
 #include "nest_time.h"
 
 #include "iaf_cond_exp_fixed_step.h"
-#include "post_spike_record.h"
-#include "step_decay.h"
+#include "trace_rule.h"
 
 namespace spiking_mnist
 {
 
-class STDPTraceCommonProperties : public nest::CommonSynapseProperties
+class STDPTraceCommonProperties : public nest::CommonSynapseProperties, public TraceRuleParameters
 {
 public:
   STDPTraceCommonProperties();
@@ -71,38 +70,6 @@ public:
   void get_status( Dictionary& d ) const;
   void set_status( const Dictionary& d, nest::ConnectorModel& cm );
   void calibrate( const nest::TimeConverter& tc );
-
-  //! the weight after the potentiation of one postsynaptic spike seeing presynaptic trace x_pre
-  double
-  potentiated( double w, double x_pre ) const
-  {
-    const double dw = exponential_
-      ? nu_post_ * ( x_pre * std::exp( -beta_ * w ) - x_tar_ * std::exp( -beta_ * ( Wmax_ - w ) ) )
-      : nu_post_ * ( x_pre - x_tar_ ) * std::pow( std::max( Wmax_ - w, 0.0 ), mu_ );
-    return std::min( std::max( w + dw, 0.0 ), Wmax_ );
-  }
-
-  //! the weight after the depression of one presynaptic spike seeing postsynaptic trace x_post
-  double
-  depressed( double w, double x_post ) const
-  {
-    return std::min( std::max( w - nu_pre_ * x_post * std::pow( w, mu_ ), 0.0 ), Wmax_ );
-  }
-
-  double tau_pre_;
-  double tau_post_;
-  double nu_pre_;
-  double nu_post_;
-  double x_tar_;
-  double mu_;
-  double beta_;
-  double Wmax_;
-  bool exponential_; //!< exponential weight dependence (else power law)
-  StepDecay pre_;    //!< x_pre after a number of steps
-  StepDecay post_;   //!< x_post after a number of steps
-
-private:
-  void tabulate_();
 };
 
 template < typename targetidentifierT >
@@ -133,15 +100,12 @@ public:
   void
   flush( size_t tid, long until, const STDPTraceCommonProperties& cp )
   {
-    if ( until > t_read_ )
-    {
-      PostSpikeRecord& record = static_cast< iaf_cond_exp_fixed_step* >( get_target( tid ) )->post_spike_record();
-      if ( record.last() > t_read_ - get_delay_steps() )
-      {
-        potentiate_( record, until - get_delay_steps(), cp );
-      }
-      t_read_ = until;
-    }
+    trace_flush( state_,
+      weight_,
+      static_cast< iaf_cond_exp_fixed_step* >( get_target( tid ) )->post_spike_record(),
+      get_delay_steps(),
+      until,
+      cp );
   }
 
   //! the weight, for reading and writing in place (call flush first)
@@ -179,19 +143,11 @@ public:
       throw nest::IllegalConnection( "stdp_trace_synapse connects only onto iaf_cond_exp_fixed_step (it "
                                      "keeps the postsynaptic spikes the rule needs)." );
     }
-    target->post_spike_record().register_connection( t_read_ - get_delay_steps() );
+    target->post_spike_record().register_connection( state_.t_read_ - get_delay_steps() );
   }
 
 private:
-  /* Potentiation by the postsynaptic spikes not yet read whose step (at the cell) is at most
-   * ``last``, in time order; each also adds 1 to x_post. */
-  void potentiate_( PostSpikeRecord& record, long last, const STDPTraceCommonProperties& cp );
-
-  long t_lastspike_ = PostSpikeRecord::NONE; //!< last presynaptic spike (steps)
-  long t_lastpost_ = PostSpikeRecord::NONE;  //!< last postsynaptic spike applied (steps, at the cell)
-  long t_read_ = 0;                          //!< postsynaptic spikes read up to here (steps, at the synapse)
-  double x_pre_ = 0.0;                       //!< x_pre just after the last presynaptic spike
-  double x_post_ = 0.0;                      //!< x_post just after the last postsynaptic spike applied
+  TraceState state_;
   double weight_ = 1.0;
 };
 
@@ -199,56 +155,11 @@ template < typename targetidentifierT >
 constexpr nest::ConnectionModelProperties stdp_trace_synapse< targetidentifierT >::properties;
 
 template < typename targetidentifierT >
-inline void
-stdp_trace_synapse< targetidentifierT >::potentiate_( PostSpikeRecord& record,
-  long last,
-  const STDPTraceCommonProperties& cp )
-{
-  const long delay = get_delay_steps();
-  auto& spikes = record.spikes();
-  size_t begin, end;
-  record.between( t_read_ - delay, last, begin, end );
-  for ( size_t i = begin; i < end; ++i )
-  {
-    PostSpikeRecord::Spike& spike = spikes[ i ];
-    ++spike.reads;
-    // x_pre decayed to the spike's arrival (0 before the first presynaptic spike)
-    weight_ = cp.potentiated( weight_, x_pre_ * cp.pre_( spike.step + delay - t_lastspike_ ) );
-    x_post_ = x_post_ * cp.post_( spike.step - t_lastpost_ ) + 1.0;
-    t_lastpost_ = spike.step;
-  }
-  t_read_ = last + delay;
-}
-
-template < typename targetidentifierT >
 inline bool
 stdp_trace_synapse< targetidentifierT >::send( nest::Event& e, size_t tid, const STDPTraceCommonProperties& cp )
 {
-  const long t_spike = e.get_stamp().get_steps();
-  const long at = t_spike - get_delay_steps(); // the time at the cell
   auto* target = static_cast< iaf_cond_exp_fixed_step* >( get_target( tid ) );
-  PostSpikeRecord& record = target->post_spike_record();
-
-  const bool unread = record.last() > t_read_ - get_delay_steps();
-  if ( unread )
-  {
-    // postsynaptic spikes that reached the synapse before this spike
-    potentiate_( record, at - 1, cp );
-  }
-  // x_post before any postsynaptic spike reaching the synapse in this step
-  const double x_post = x_post_ * cp.post_( at - t_lastpost_ );
-  if ( unread )
-  {
-    potentiate_( record, at, cp ); // one reaching it in this step: applied first
-  }
-  t_read_ = t_spike;
-  if ( cp.nu_pre_ > 0.0 )
-  {
-    weight_ = cp.depressed( weight_, x_post );
-  }
-  x_pre_ = x_pre_ * cp.pre_( t_spike - t_lastspike_ ) + 1.0;
-  t_lastspike_ = t_spike;
-
+  trace_learn( state_, weight_, target->post_spike_record(), get_delay_steps(), e.get_stamp().get_steps(), cp );
   e.set_receiver( *target );
   e.set_weight( weight_ );
   e.set_delay_steps( get_delay_steps() );
