@@ -213,6 +213,12 @@ def _hierarchy_run_older_than_input_total(tmp: Path) -> None:
     (tmp / "p" / "parameters.json").write_text(json.dumps(values))
 
 
+def _hierarchy_run_started(tmp: Path) -> None:
+    """A patch-hierarchy run directory that has saved its parameters and learnt nothing."""
+    (tmp / "p").mkdir()
+    (tmp / "p" / "parameters.json").write_text(json.dumps(load_defaults("patches").values()))
+
+
 def _run_with_pickle_recording(tmp: Path) -> None:
     """A run whose test phase was recorded with ``--record-format pickle``."""
     import neo
@@ -500,6 +506,15 @@ CASES = [
     Case("`deploy` of a network too large for the board asked for (N=6400 on a SpiNN-3)",
          "deploy TMP/run --board virtual --board-version 3", 2, "At most N=6,200 fits",
          prepare=lambda tmp: write_run(tmp / "run", n=6400)),
+    Case("`deploy` of a patch-hierarchy run whose output layer is not learnt yet",
+         "deploy TMP/p --board virtual", 2, "has no output weights for linear, surrogate yet",
+         prepare=_hierarchy_run_started),
+    Case("`deploy --examples` of a patch-hierarchy run (its images are the run's own)",
+         "deploy TMP/p --board virtual --examples 100", 2,
+         "--examples: not for a patch-hierarchy run", prepare=_hierarchy_run_started),
+    Case("`deploy --twin` of a D&C run (the twin is the patch hierarchy's)",
+         "deploy TMP/run --board virtual --twin", 2, "--twin goes with a patch-hierarchy run",
+         prepare=lambda tmp: write_run(tmp / "run")),
     Case("`deploy` to a board that cannot be reached", "deploy TMP/run --board 192.0.2.1", 3,
          "could not reach the SpiNN-5 board 192.0.2.1", prepare=lambda tmp: write_run(tmp / "run"),
          patches=_board_not_answering, needs="spynnaker"),

@@ -367,3 +367,36 @@ def test_layer2_fields_compose_kernels_where_their_patches_lie():
     weights[3 * 2 + 0, 0] = 2.0              # from kernel 0 of the block's bottom-right node
     field = composed_fields(kernels, weights, params).reshape(10, 10)
     assert field[5, 5] == 2.0 and field.sum() == 2.0
+
+
+def test_the_classifier_maps_on_one_board_and_its_quantised_twin_runs_on_nest(
+        tiny_run, tmp_path, monkeypatch, capsys):
+    """`deploy --board virtual --twin` on a hierarchy run: layer 1 with the output cells
+    maps on one SpiNN-5 board, the weights it holds are the trained ones to within the
+    board's grid, and those weights, run on NEST, code the validation images again and
+    mostly answer as the unquantised network does."""
+    pytest.importorskip("spynnaker", reason="sPyNNaker is not installed")
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)
+    monkeypatch.chdir(tmp_path)
+    assert main(["deploy", str(tiny_run), "--board", "virtual", "--examples", "5"]) \
+        == EXIT_BAD_INPUT
+    assert "not for a patch-hierarchy run" in capsys.readouterr().err
+    assert main(["deploy", str(tiny_run), "--board", "virtual", "--twin", "--quiet"]) == 0
+    printed = capsys.readouterr().out
+    result = json.loads((tiny_run / "metrics-spinnaker.json").read_text())
+    assert result["virtual"] and result["resources"]["boards"] == 1
+    assert result["resources"]["chips"] <= 48
+    q = result["quantisation"]
+    assert 0 < q["layer1"]["max_abs_of_largest"] < 0.01 and q["layer1"]["zeroed"] == 0
+    for method in ("linear", "surrogate"):
+        # 16-bit weights: a fraction of a percent of the largest output weight
+        assert q[f"output_{method}"]["max_abs"] < 0.01 * q[f"output_{method}"]["largest"]
+        twin = result["twin"]["validation"][method]
+        assert twin["agreement"] >= 0.8
+        assert abs(twin["twin"]["accuracy"] - twin["trained_accuracy"]) <= 0.1
+    assert result["twin"]["validation"]["images"] == 100
+    assert load_output(tiny_run, "validation", "board")["counts"].shape == (100, 20)
+    assert "board twin on NEST, 100 validation images" in printed

@@ -359,6 +359,12 @@ class SpinnakerBackend(Backend):
             self._read_weights()
         return self._weights[:, slice(None) if columns is None else columns].copy()
 
+    @property
+    def mapped_network(self):
+        """The network (its PyNN populations and projections) of the current mapping, None
+        before a run: read its projections' weights as the board holds them."""
+        return self._network
+
     def held_weights(self) -> np.ndarray:
         """The input -> excitatory weights (dimensionless) of the network mapped last, read
         back from the mapping: sPyNNaker's fixed point included (see :meth:`weight_steps`),

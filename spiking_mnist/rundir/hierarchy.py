@@ -168,15 +168,17 @@ def read_part(path: Path) -> dict[str, np.ndarray] | None:
 OUTPUT = "output"
 
 
-def output_part_files(run_dir: Path, split: str) -> list[Path]:
-    """The coded parts of the spiking readout of ``split``: ``output/<split>-<part>.npz``."""
-    return sorted((Path(run_dir) / OUTPUT).glob(f"{split}-*.npz"))
+def output_part_files(run_dir: Path, split: str, into: str = OUTPUT) -> list[Path]:
+    """The coded parts of the spiking readout of ``split``: ``output/<split>-<part>.npz``
+    (``into``: another directory of the run, e.g. the board twin's)."""
+    return sorted((Path(run_dir) / into).glob(f"{split}-*.npz"))
 
 
-def load_output(run_dir: Path, split: str) -> dict[str, np.ndarray]:
+def load_output(run_dir: Path, split: str, into: str = OUTPUT) -> dict[str, np.ndarray]:
     """The output cells' spike counts (images, methods x 10: each method's 10 side by side),
-    the labels and, per image, whether the layer-1 code that drove them is the stored one."""
-    parts = [np.load(f) for f in output_part_files(run_dir, split)]
+    the labels and, per image, whether the layer-1 code that drove them is the stored one
+    (from ``run_dir/into``)."""
+    parts = [np.load(f) for f in output_part_files(run_dir, split, into)]
     if not parts:
         return {"counts": np.zeros((0, 0), dtype=np.int64),
                 "labels": np.zeros(0, dtype=np.int64), "same_code": np.zeros(0, dtype=bool)}

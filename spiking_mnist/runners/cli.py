@@ -183,7 +183,9 @@ def parser() -> argparse.ArgumentParser:
     dp = sub.add_parser("deploy", help="map a trained network, frozen, on a SpiNNaker "
                         "machine and print what it takes; on a real machine, test it "
                         "(RUN_DIR/metrics-spinnaker.json); a virtual board maps only")
-    dp.add_argument("run_dir", nargs="?", help="directory written by `spiking-mnist train`")
+    dp.add_argument("run_dir", nargs="?", help="directory written by `spiking-mnist train` "
+                    "or by `spiking-mnist patches` (its classifier: layer 1 and the output "
+                    "cells)")
     dp.add_argument("--pretrained", metavar="NAME", help="deploy a pretrained network "
                     "shipped with the package instead (see `spiking-mnist pretrained list`)")
     dp.add_argument("--run-dir", dest="new_run_dir", metavar="DIR", help="with --pretrained: "
@@ -194,6 +196,9 @@ def parser() -> argparse.ArgumentParser:
     dp.add_argument("--label-examples", type=int, help="on a real machine: training images "
                     "the neurons are labelled on, on the board (default: a pretrained "
                     "network's shipped labels; a run's evaluation.label_examples)")
+    dp.add_argument("--twin", action="store_true", help="a patch-hierarchy run: also code "
+                    "its validation and test images again on NEST with the weights the "
+                    "board holds, and score that quantised twin's spiking readout")
     dp.add_argument("--data-dir", help="directory of the MNIST IDX files")
     dp.add_argument("--quiet", action="store_true", help="no progress bars")
     _model_option(dp, "map the run of")
@@ -354,6 +359,13 @@ def _deploy(args) -> int:
     for option in ("examples", "label_examples"):
         if getattr(args, option) is not None and getattr(args, option) <= 0:
             raise ConfigError(f"--{option.replace('_', '-')} must be positive")
+    from spiking_mnist.rundir.hierarchy import parameters_saved
+    if args.run_dir is not None and parameters_saved(Path(args.run_dir)):
+        return _deploy_hierarchy(args)
+    if args.twin:
+        raise ConfigError("--twin goes with a patch-hierarchy run (`spiking-mnist patches`); "
+                          "for a D&C run, `python benchmarks/deployment_cost.py` measures "
+                          "the board's weights on NEST")
     r = deploy.deploy(args.run_dir or args.new_run_dir, args.pretrained, args.board,
                       args.spalloc, args.board_version, args.examples, args.label_examples,
                       args.data_dir, not args.quiet, model=model)
@@ -367,6 +379,23 @@ def _deploy(args) -> int:
           f"examples ({r['labels']})")
     print(per_class_table(m))
     print(f"metrics in {r['run_dir']}/{deploy.RESULTS}")
+    return 0
+
+
+def _deploy_hierarchy(args) -> int:
+    from spiking_mnist.runners import hierarchy_board
+    unused = [f"--{o.replace('_', '-')}" for o in ("examples", "label_examples", "model")
+              if getattr(args, o) is not None]
+    if unused:
+        raise ConfigError(f"{', '.join(unused)}: not for a patch-hierarchy run, whose "
+                          "images and labels are the run's own")
+    r = hierarchy_board.deploy(Path(args.run_dir), args.board, args.spalloc,
+                               args.board_version, args.twin, args.data_dir, not args.quiet)
+    print(hierarchy_board.report(r))
+    if not r["virtual"]:
+        print("mapped on the machine; its test images are not run on the board yet "
+              "(--twin scores the board's weights on NEST)")
+    print(f"figures in {r['run_dir']}/{hierarchy_board.RESULTS}")
     return 0
 
 

@@ -168,18 +168,24 @@ def code(run_dir: Path, params, layer: int, split: str, backend_name: str, data_
                         seconds=time.perf_counter() - began, input_spikes=input_spikes)
 
 
-def coding_network(run_dir: Path, params, layer: int, backend_name: str, extend=None):
+def coding_network(run_dir: Path, params, layer: int, backend_name: str, extend=None,
+                   weights: np.ndarray | None = None, lp=None):
     """A callable that builds the frozen copies of ``layer`` on a fresh simulator and
     returns its backend; ``extend`` adds to the network (see
-    :func:`~spiking_mnist.runners.session.open_network`)."""
+    :func:`~spiking_mnist.runners.session.open_network`). ``weights`` (inputs, copies x k)
+    and ``lp`` (the copies' D&C parameters) replace the trained weights and
+    :func:`~spiking_mnist.models.patches.layer_parameters`, e.g. by those a SpiNNaker board
+    holds (:mod:`~spiking_mnist.runners.hierarchy_board`)."""
     ckpt = checkpoint.load(Path(run_dir) / f"layer{layer}")
-    lp = patches.layer_parameters(params, layer, coding=True)
+    lp = lp or patches.layer_parameters(params, layer, coding=True)
     receptive = patches.receptive_inputs(params, layer)
     n_inputs = patches.layer_inputs(params, layer)
     masks = patches.coding_masks(receptive, n_inputs, ckpt.theta.size, lp.network.inhibitory)
+    if weights is None:
+        weights = patches.copied(ckpt.weights, receptive, n_inputs)
 
     def build():
-        return open_network(lp, backend_name, patches.copied(ckpt.weights, receptive, n_inputs),
+        return open_network(lp, backend_name, weights,
                             patches.copied(ckpt.delays, receptive, n_inputs),
                             np.tile(ckpt.theta, len(receptive)), plastic=False, masks=masks,
                             extend=extend)[0]
@@ -251,31 +257,35 @@ def output_weights(run_dir: Path, params) -> dict[str, output_layer.OutputWeight
 
 
 def code_output(run_dir: Path, params, split: str, outputs: dict, backend_name: str,
-                data_dir, progress: bool, deadline: float, stop: StopOnInterrupt) -> None:
+                data_dir, progress: bool, deadline: float, stop: StopOnInterrupt,
+                into: str = OUTPUT, weights: np.ndarray | None = None, lp=None) -> None:
     """Code the images of ``split`` again with the layer-1 copies, the output cells of
-    ``outputs`` added to their network, a part at a time; keep the output cells' counts and
-    whether each image's layer-1 code is the stored one."""
+    ``outputs`` added to their network, a part at a time, into ``run_dir/into``; keep the
+    output cells' counts and whether each image's layer-1 code is the stored one.
+    ``weights`` and ``lp``: as :func:`coding_network`'s."""
     images = images_of(params, split, data_dir)
     part = params.code.part
-    lp = patches.layer_parameters(params, 1, coding=True)
+    lp = lp or patches.layer_parameters(params, 1, coding=True)
     stored = load_codes(run_dir, 1, split)[0]
+    (Path(run_dir) / into).mkdir(exist_ok=True)
 
     def with_output(sim, network):
         return output_layer.build(sim, params, network, outputs)
     for start in range(0, len(images), part):
-        path = Path(run_dir) / OUTPUT / f"{split}-{start // part:04d}.npz"
+        path = Path(run_dir) / into / f"{split}-{start // part:04d}.npz"
         rows = slice(start, min(start + part, len(images)))
         if path.exists():
             coded = read_part(path)
             if coded is not None and len(coded["labels"]) == rows.stop - rows.start:
                 continue
         if time.monotonic() > deadline or stop.requested:
-            raise _stopped(f"the output layer coded {start} of {len(images)} {split} images",
-                           stop)
+            raise _stopped(f"the output layer ({into}/) coded {start} of {len(images)} "
+                           f"{split} images", stop)
         inputs = coding_inputs(run_dir, params, 1, split, images, rows)
         counter = OutputCounter(lp, rows.stop - rows.start, start)
         began = time.perf_counter()
-        code1, _ = responses(coding_network(run_dir, params, 1, backend_name, with_output),
+        code1, _ = responses(coding_network(run_dir, params, 1, backend_name, with_output,
+                                            weights, lp),
                              mnist.Split(inputs, images.labels[rows]), SPLITS[split], lp,
                              progress, recorder=counter, first=start)
         files.write_npz(path, counts=counter.counts, labels=images.labels[rows],
