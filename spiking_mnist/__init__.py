@@ -353,13 +353,15 @@ def load_pretrained(name: str, search: Iterable[str | PathLike[str]] = ()):
 def deploy(run_dir: str | PathLike[str] | None = None, pretrained: str | None = None,
            board: str | None = "virtual", spalloc: str | None = None, board_version: int = 5,
            examples: int | None = None, data_dir: str | PathLike[str] | None = None,
-           progress: bool = True, model: str | PathLike[str] | NetworkModel | None = None) -> dict:
+           progress: bool = True, model: str | PathLike[str] | NetworkModel | None = None,
+           twin: bool = False) -> dict:
     """Map a trained network, frozen, on SpiNNaker; on a real machine, test it too.
 
     The network is built from the same description with the board's time step (1 ms,
     delays in whole steps), static synapses, theta folded into the thresholds and the
     weights sPyNNaker's fixed point holds. Writes ``metrics-spinnaker.json`` into the run
-    directory.
+    directory. A patch-hierarchy run (:func:`run_hierarchy`) maps its classifier: layer 1
+    with the output cells (:mod:`spiking_mnist.runners.hierarchy_board`).
 
     Parameters
     ----------
@@ -378,16 +380,38 @@ def deploy(run_dir: str | PathLike[str] | None = None, pretrained: str | None = 
         Test images on a real machine (default all).
     model : str, path-like or NetworkModel, optional
         The network module that made the run (see :func:`train`).
+    twin : bool
+        A patch-hierarchy run only: also code its validation and test images on NEST with
+        the weights the board holds and score that quantised twin's spiking readout.
 
     Returns
     -------
     dict
         ``resources`` (boards, chips, cores, SDRAM), ``quantisation`` (the held weights'
-        errors), ``virtual``, and on a real machine ``metrics``.
+        errors), ``virtual``, and on a real machine ``metrics``; for a hierarchy run
+        ``twin`` (per split and way of learning the output weights) instead of ``metrics``.
+
+    Raises
+    ------
+    ConfigError
+        ``twin`` for a D&C run; ``examples`` or ``model`` for a hierarchy run, or one whose
+        output layer is not learnt yet.
     """
+    from spiking_mnist.rundir.hierarchy import parameters_saved
     from spiking_mnist.runners import deploy as deployment
     if spalloc is not None and board == "virtual":
         board = None
+    if pretrained is None and run_dir is not None and parameters_saved(Path(run_dir)):
+        from spiking_mnist.runners import hierarchy_board
+        if examples is not None or model is not None:
+            raise ConfigError("examples and model are not for a patch-hierarchy run, whose "
+                              "images and labels are the run's own")
+        return hierarchy_board.deploy(Path(run_dir), board, spalloc, board_version, twin,
+                                      data_dir, progress)
+    if twin:
+        raise ConfigError("twin goes with a patch-hierarchy run (run_hierarchy); for a D&C "
+                          "run, `python benchmarks/deployment_cost.py` measures the board's "
+                          "weights on NEST")
     return deployment.deploy(None if run_dir is None else Path(run_dir), pretrained, board,
                              spalloc, board_version, examples, None, data_dir, progress,
                              model=_model(model))

@@ -384,6 +384,9 @@ def test_the_classifier_maps_on_one_board_and_its_quantised_twin_runs_on_nest(
     assert main(["deploy", str(tiny_run), "--board", "virtual", "--examples", "5"]) \
         == EXIT_BAD_INPUT
     assert "not for a patch-hierarchy run" in capsys.readouterr().err
+    import spiking_mnist
+    with pytest.raises(ConfigError, match="not for a patch-hierarchy run"):
+        spiking_mnist.deploy(tiny_run, examples=5)
     assert main(["deploy", str(tiny_run), "--board", "virtual", "--twin", "--quiet"]) == 0
     printed = capsys.readouterr().out
     result = json.loads((tiny_run / "metrics-spinnaker.json").read_text())
