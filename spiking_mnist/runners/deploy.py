@@ -265,38 +265,52 @@ def _from_spinnaker(err: BaseException) -> bool:
     return type(err).__module__.split(".")[0] in SPINNAKER_PACKAGES or isinstance(err, OSError)
 
 
+class SpinnakerSession:
+    """The context of one mapping: on leaving it ends the backend put in :attr:`backend`
+    and turns sPyNNaker's failures into ConfigError (the network does not fit the machine)
+    or BackendError (the machine cannot be reached or used), naming ``machine``."""
+
+    def __init__(self, machine: str):
+        self.machine = machine
+        self.backend = None
+
+    def __enter__(self) -> "SpinnakerSession":
+        return self
+
+    def __exit__(self, kind, err, traceback) -> bool:
+        backend, self.backend = self.backend, None
+        if err is None:
+            if backend is not None:
+                backend.end()
+            return False
+        if backend is not None:
+            with contextlib.suppress(Exception):   # what is left of a failed session
+                backend.end()
+        if isinstance(err, Exception) and _from_spinnaker(err):
+            raise _machine_error(err, self.machine) from None
+        return False
+
+
 def map_frozen(params: Parameters, frozen: Checkpoint, images: np.ndarray,
                machine: str = "the configured SpiNNaker machine",
                model: NetworkModel = DIEHL_COOK) -> dict:
     """Build the frozen network (``params``, ``frozen``'s state) with the SpiNNaker backend
     and map it with the first simulator run of the test phase on ``images`` (flattened):
     on a real machine that run executes. Returns the resources, the weights the mapping holds
-    and their grid. sPyNNaker's failures become ConfigError (the network does not fit the
-    machine) or BackendError (the machine cannot be reached or used), naming ``machine``."""
+    and their grid. sPyNNaker's failures become ConfigError or BackendError naming
+    ``machine`` (:class:`SpinnakerSession`)."""
     began = time.perf_counter()
-    backend = None
-    try:
-        backend, _ = open_network(params, "spinnaker", frozen.weights, frozen.delays,
-                                  frozen.theta, plastic=False, model=model)
+    with SpinnakerSession(machine) as session:
+        session.backend, _ = open_network(params, "spinnaker", frozen.weights, frozen.delays,
+                                          frozen.theta, plastic=False, model=model)
+        backend = session.backend
         shown = images[:params.evaluation.showings_per_run]
         backend.set_input_spikes(first_chunk(params, shown))
         backend.run(len(shown) * (params.encoding.presentation + params.encoding.rest))
-        mapped = {"held": backend.held_weights(), "steps": backend.weight_steps(),
-                  "virtual": backend.virtual, "resources": backend.resources,
-                  "mapping_seconds": backend.mapping_seconds,
-                  "build_and_map_seconds": time.perf_counter() - began}
-    except Exception as err:     # sPyNNaker's own exceptions, told apart by their package
-        if backend is not None:
-            with contextlib.suppress(Exception):   # what is left of a failed session
-                backend.end()
-            backend = None
-        if _from_spinnaker(err):
-            raise _machine_error(err, machine) from None
-        raise
-    finally:
-        if backend is not None:
-            backend.end()
-    return mapped
+        return {"held": backend.held_weights(), "steps": backend.weight_steps(),
+                "virtual": backend.virtual, "resources": backend.resources,
+                "mapping_seconds": backend.mapping_seconds,
+                "build_and_map_seconds": time.perf_counter() - began}
 
 
 def _deploy(run_dir: Path, ckpt: Checkpoint, network, setup: str, board, spalloc,

@@ -13,7 +13,6 @@ one of ``output/``. Everything is written to ``RUN_DIR/metrics-spinnaker.json``.
 """
 from __future__ import annotations
 
-import contextlib
 import logging
 import time
 import tomllib
@@ -29,8 +28,8 @@ from spiking_mnist.models.readout import metrics_of
 from spiking_mnist.rundir import checkpoint, files, lock
 from spiking_mnist.rundir.hierarchy import (OUTPUT, images_of, load_codes, load_output,
                                           load_output_weights, parameters_of)
-from spiking_mnist.runners.deploy import (_from_spinnaker, _machine_error, first_chunk,
-                                          quantisation, whole_steps)
+from spiking_mnist.runners.deploy import (SpinnakerSession, first_chunk, quantisation,
+                                          whole_steps)
 from spiking_mnist.runners.hierarchy import code_output, coding_inputs
 from spiking_mnist.runners.session import open_network
 from spiking_mnist.runners.train import StopOnInterrupt
@@ -102,14 +101,14 @@ def map_classifier(run_dir: Path, params: Parameters, outputs: dict, machine: st
     shown = coding_inputs(run_dir, params, 1, split, images,
                           slice(0, min(lp.evaluation.showings_per_run, len(images))))
     began = time.perf_counter()
-    backend = None
-    try:
-        backend, network = open_network(
+    with SpinnakerSession(machine) as session:
+        session.backend, _ = open_network(
             lp, "spinnaker", patches.copied(ckpt.weights, receptive, n_inputs),
             whole_steps(patches.copied(ckpt.delays, receptive, n_inputs),
                         lp.simulation.timestep),
             np.tile(ckpt.theta, len(receptive)), plastic=False, masks=masks,
             extend=lambda sim, net: output_layer.build(sim, board, net, outputs))
+        backend = session.backend
         backend.set_input_spikes(first_chunk(lp, shown.reshape(len(shown), -1)))
         backend.run(len(shown) * (lp.encoding.presentation + lp.encoding.rest))
         mapped = backend.mapped_network
@@ -134,17 +133,6 @@ def map_classifier(run_dir: Path, params: Parameters, outputs: dict, machine: st
         figures = {"virtual": backend.virtual, "resources": backend.resources.as_dict(),
                    "mapping_seconds": backend.mapping_seconds,
                    "build_and_map_seconds": time.perf_counter() - began}
-    except Exception as err:     # sPyNNaker's own exceptions, told apart by their package
-        if backend is not None:
-            with contextlib.suppress(Exception):
-                backend.end()
-            backend = None
-        if _from_spinnaker(err):
-            raise _machine_error(err, machine) from None
-        raise
-    finally:
-        if backend is not None:
-            backend.end()
     return held, figures
 
 
