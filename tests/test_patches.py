@@ -403,3 +403,22 @@ def test_the_classifier_maps_on_one_board_and_its_quantised_twin_runs_on_nest(
     assert result["twin"]["validation"]["images"] == 100
     assert load_output(tiny_run, "validation", "board")["counts"].shape == (100, 20)
     assert "board twin on NEST, 100 validation images" in printed
+
+
+def test_the_twin_keeps_its_coded_parts_only_for_the_same_held_weights(tmp_path):
+    from spiking_mnist.models.output_layer import METHODS, OutputWeights
+    from spiking_mnist.runners.hierarchy_board import BOARD, HeldWeights, keep_held
+    rng = np.random.default_rng(0)
+    outputs = {m: OutputWeights(rng.normal(size=(6, 10)), rng.normal(size=10)) for m in METHODS}
+    held = HeldWeights(rng.random((4, 6)), 10.4, 6.0, outputs)
+    keep_held(tmp_path, held)
+    part = tmp_path / BOARD / "test-0000.npz"
+    np.savez(part, counts=np.zeros((2, 20)))
+    keep_held(tmp_path, held)                      # mapped again, the same weights: resumes
+    assert part.exists()
+    relearnt = {**outputs, "linear": OutputWeights(outputs["linear"].weights * 2,
+                                                   outputs["linear"].bias)}
+    keep_held(tmp_path, HeldWeights(held.input_to_exc, 10.4, 6.0, relearnt))
+    assert not part.exists()                       # coded with other weights: coded again
+    assert np.array_equal(np.load(tmp_path / BOARD / "held.npz")["linear_weights"],
+                          relearnt["linear"].weights)

@@ -187,6 +187,28 @@ def score_twin(run_dir: Path, split: str) -> dict:
     return out
 
 
+def keep_held(run_dir: Path, held: HeldWeights) -> None:
+    """Write ``held`` to ``board/held.npz``; the twin's coded parts of other held weights
+    (the output layer learnt again since) are removed, those of the same are kept (a twin
+    stopped part way resumes)."""
+    board = Path(run_dir) / BOARD
+    board.mkdir(exist_ok=True)
+    arrays = {"input_to_exc": held.input_to_exc,
+              "lateral": np.array([held.exc_to_inh, held.inh_to_exc]),
+              **{f"{m}_weights": held.outputs[m].weights for m in output_layer.METHODS},
+              **{f"{m}_bias": held.outputs[m].bias for m in output_layer.METHODS}}
+    try:
+        with np.load(board / "held.npz") as before:
+            same = set(before.files) == set(arrays) and all(
+                np.array_equal(before[k], v) for k, v in arrays.items())
+    except (OSError, ValueError):
+        same = False
+    if not same:
+        for part in board.glob("*-*.npz"):
+            part.unlink()
+        files.write_npz(board / "held.npz", **arrays)
+
+
 def deploy(run_dir: Path, board: str | None = None, spalloc: str | None = None,
            board_version: int = 5, twin: bool = False, data_dir=None,
            progress: bool = True) -> dict:
@@ -204,12 +226,7 @@ def deploy(run_dir: Path, board: str | None = None, spalloc: str | None = None,
         machine_name = str(machine) if machine is not None else \
             "the configured SpiNNaker machine"
         held, figures = map_classifier(run_dir, params, outputs, machine_name)
-        (run_dir / BOARD).mkdir(exist_ok=True)
-        files.write_npz(run_dir / BOARD / "held.npz", input_to_exc=held.input_to_exc,
-                        lateral=np.array([held.exc_to_inh, held.inh_to_exc]),
-                        **{f"{m}_weights": held.outputs[m].weights
-                           for m in output_layer.METHODS},
-                        **{f"{m}_bias": held.outputs[m].bias for m in output_layer.METHODS})
+        keep_held(run_dir, held)
         result = {"machine": machine_name, "setup": setup, **figures,
                   "quantisation": held_quantisation(run_dir, params, outputs, held),
                   "synapses": {"layer1": patches.synapse_counts(params)["layer1"],
