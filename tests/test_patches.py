@@ -269,7 +269,7 @@ def test_the_spiking_readout_runs_on_nest_above_chance_and_answers_as_the_offlin
     spiking = json.loads((tiny_run / "metrics.json").read_text())["spiking"]
     assert spiking["same_code"]["validation"] == 1.0   # the stored codes, spike for spike
     linear = spiking["linear"]["validation"]
-    # the tiny run (seed 1): linear 72 % of the 100 validation images right, 88 % answered
+    # the tiny run (seed 1): linear 71 % of the 100 validation images right, 90 % answered
     # as the offline readout (76 % right); surrogate 60 %, 75 % as it; chance is 10 %
     assert linear["accuracy"] >= 0.5
     assert linear["agreement"] >= 0.75
