@@ -389,8 +389,15 @@ def _deploy_hierarchy(args) -> int:
     if unused:
         raise ConfigError(f"{', '.join(unused)}: not for a patch-hierarchy run, whose "
                           "images and labels are the run's own")
-    r = hierarchy_board.deploy(Path(args.run_dir), args.board, args.spalloc,
-                               args.board_version, args.twin, args.data_dir, not args.quiet)
+    from spiking_mnist.runners.hierarchy import Stopped
+    try:
+        r = hierarchy_board.deploy(Path(args.run_dir), args.board, args.spalloc,
+                                   args.board_version, args.twin, args.data_dir,
+                                   not args.quiet)
+    except Stopped as err:     # a stop signal while the twin codes: its parts are kept
+        print(f"spiking-mnist: stopped: {err}; continue with `spiking-mnist deploy "
+              f"{args.run_dir} --board virtual --twin`", file=sys.stderr)
+        return exit_code(err.signum)
     print(hierarchy_board.report(r))
     if not r["virtual"]:
         print("mapped on the machine; its test images are not run on the board yet "
