@@ -106,3 +106,20 @@ def test_the_connection_lists_hold_the_non_zero_weights_of_each_method():
     outputs = {m: output_layer.OutputWeights(weights, np.zeros(2))
                for m in output_layer.METHODS}
     assert output_layer.synapse_count(outputs) == 2 * len(output_layer.METHODS)
+
+
+def test_the_largest_input_a_step_brings_sums_the_weights_of_the_neurons_that_spiked(params):
+    """A coding neuron spikes at most once a step, so a step brings at most the weights of
+    the neurons active in an image: per receptor, the largest over images and cells of both
+    ways, in nA."""
+    weights = np.array([[0.5, -0.25], [0.25, -1.0], [2.0, 0.0]])
+    outputs = {"linear": output_layer.OutputWeights(weights, np.zeros(2)),
+               "surrogate": output_layer.OutputWeights(-0.5 * weights, np.zeros(2))}
+    counts = np.array([[3, 1, 0], [0, 2, 0], [0, 0, 0]])     # the third neuron never spikes
+    largest = output_layer.largest_step_input(counts, outputs, params)
+    unit = output_layer.synaptic_current(params)
+    # excitatory: linear cell 0 gets 0.5 + 0.25 from image 0; inhibitory: linear cell 1
+    # gets 0.25 + 1.0 from image 0 (the surrogate's are half of the opposite parts)
+    assert largest == pytest.approx({"excitatory": 0.75 * unit, "inhibitory": 1.25 * unit})
+    assert output_layer.largest_step_input(np.zeros((0, 3)), outputs, params) == \
+        {"excitatory": 0.0, "inhibitory": 0.0}

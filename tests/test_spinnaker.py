@@ -2,6 +2,7 @@
 maps at N=100 and N=400 with its state and a whole chunk of input, so do the frozen layers
 of the patch hierarchy, the preflight refuses pairs without binaries, and a virtual board
 gives no made-up spikes."""
+import math
 import tomllib
 
 import numpy as np
@@ -150,11 +151,23 @@ def test_frozen_hierarchy_layer_maps_with_only_its_copies_pairs(virtual_board, l
     backend.end()
 
 
-def test_frozen_layer1_with_its_output_cells_maps_on_one_board(virtual_board):
+def ring_buffer_step(largest: float) -> float:
+    """The weight grid sPyNNaker 7.4 gives a receptor whose largest summed input per step is
+    ``largest`` (in the weights' unit): 16-bit weights up to the next power of two above
+    it, twice over."""
+    power = max(0, math.ceil(math.log2(largest)))
+    power += 2 ** power <= largest
+    return 2.0 ** (power - 15)
+
+
+@pytest.mark.parametrize("sized", [False, True], ids=["estimated", "sized"])
+def test_frozen_layer1_with_its_output_cells_maps_on_one_board(virtual_board, sized):
     """The layer-1 copies with the spiking readout's output cells (both ways of learning,
     signed weights split into an excitatory and an inhibitory projection, the bias as a
     constant current) map on one SpiNN-5 board with exactly the output synapses of
-    models/output_layer and their weights as the board holds them."""
+    models/output_layer and their weights as the board holds them: on sPyNNaker's grid
+    for the input it estimates, or, given the largest input a step brings
+    (``sized``), on the grid that holds it."""
     from spiking_mnist.models import output_layer
     params = load_parameters("patches", None, [])
     lp = patches.layer_parameters(params, 1, coding=True).with_values(
@@ -168,32 +181,38 @@ def test_frozen_layer1_with_its_output_cells_maps_on_one_board(virtual_board):
     outputs = {m: output_layer.OutputWeights(
         rng.normal(0.0, 0.05, (coded, 10)) * (rng.random((coded, 10)) < 0.5),
         rng.uniform(-20.0, 60.0, 10)) for m in output_layer.METHODS}
+    step_input = output_layer.largest_step_input(rng.poisson(0.05, (50, coded)), outputs,
+                                                 params) if sized else None
     backend, _ = open_network(lp, "spinnaker", patches.copied(kernel, receptive, n_inputs),
                               patches.copied(np.ones_like(kernel), receptive, n_inputs),
                               np.full(lp.network.n_excitatory, 5.0), plastic=False,
                               masks=patches.coding_masks(receptive, n_inputs, k, "shared"),
                               extend=lambda sim, network: output_layer.build(
-                                  sim, params, network, outputs))
+                                  sim, params, network, outputs, step_input))
     backend.set_input_spikes([np.arange(1.0, 300.0, 10.0 + i % 7) for i in range(n_inputs)])
     backend.run(2 * PERIOD)
     mapped = backend._network
     assert backend.resources.boards == 1 and backend.resources.chips <= 48
     assert mapped.output.size == 10 * len(output_layer.METHODS)
-    held = np.zeros((coded, mapped.output.size))
+    wanted = np.concatenate([outputs[m].weights for m in output_layer.METHODS], axis=1) \
+        * output_layer.synaptic_current(params)
     synapses = 0
-    for projection, sign in ((mapped.exc_to_output_excitatory, 1.0),
-                             (mapped.exc_to_output_inhibitory, -1.0)):
+    for projection, part in ((mapped.exc_to_output_excitatory, 0),
+                             (mapped.exc_to_output_inhibitory, 1)):
+        held = np.zeros((coded, mapped.output.size))
         pairs = projection.get("weight", format="list")
         synapses += len(pairs)
         for i, j, w in pairs:
-            held[int(i), int(j)] += sign * abs(w)
+            held[int(i), int(j)] = abs(w)
+        # 16-bit weights scaled per core for the largest summed input it expects: estimated
+        # (3,600 inputs per cell at sPyNNaker's assumed rate), they round to the nearest
+        # 1/32 nA (1 % of a threshold's charge); sized, to a far finer grid
+        step = ring_buffer_step(step_input[("excitatory", "inhibitory")[part]]) if sized \
+            else 1 / 32
+        assert step < 1 / 256 if sized else True
+        np.testing.assert_allclose(held, output_layer.split(wanted)[part], atol=0.5 * step + 1e-9)
+        assert np.abs(held - output_layer.split(wanted)[part]).max() > 0.25 * step
     assert synapses == output_layer.synapse_count(outputs)
-    wanted = np.concatenate([outputs[m].weights for m in output_layer.METHODS], axis=1) \
-        * output_layer.synaptic_current(params)
-    # 16-bit weights scaled per core for the largest summed input it expects (3,600 inputs
-    # per cell): here they round to the nearest 1/32 nA (1 % of a threshold's charge)
-    np.testing.assert_allclose(held, wanted, atol=0.5 / 32 + 1e-9)
-    assert np.abs(held - wanted).max() > 0.25 / 32           # the grid is that coarse
     np.testing.assert_allclose(
         mapped.output.get("i_offset"),
         output_layer.bias_current(params, np.concatenate([outputs[m].bias

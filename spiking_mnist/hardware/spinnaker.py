@@ -29,6 +29,11 @@ inhibitory -> excitatory   ``FromListConnector`` of the model's mask (D&C: every
                            the inhibition is shared (else ``OneToOneConnector``)
 neurons per core           :data:`NEURONS_PER_CORE`; 256 makes input rows longer than the
                            254 plastic synapses a row holds
+largest input per step     a population annotated with it (``largest_step_input``: nA or uS
+                           per receptor, e.g. the hierarchy's output cells) gets it as its
+                           ``max_expected_summed_weight``: the ring buffer, and so the 16-bit
+                           weight grid, sized by it instead of sPyNNaker's estimate from
+                           assumed rates (:func:`size_ring_buffers`)
 =========================  ==================================================================
 
 A network module whose learning rule is PyNN's standard STDP
@@ -54,7 +59,7 @@ from spynnaker.pyNN.models.projection import Projection
 
 from spiking_mnist.hardware.backend import Backend, BackendError
 from spiking_mnist.hardware import spinnaker_binaries, spinnaker_config, spinnaker_resources
-from spiking_mnist.models.network import StandardSTDP
+from spiking_mnist.models.network import STEP_INPUT, StandardSTDP
 
 NAME = "spinnaker"
 #: most neurons of each population on one core (see the table above)
@@ -108,6 +113,28 @@ def unmapped_rule(stdp) -> str | None:
                 f"stdp.x_tar=0 runs {rule} as SpikePairRule with "
                 "MultiplicativeWeightDependence, or --set stdp.rule=triplet_all_to_all")
     return None
+
+
+RECEPTORS = ("excitatory", "inhibitory")
+
+
+def size_ring_buffers(population) -> None:
+    """Give ``population`` its :data:`STEP_INPUT` annotation, if any, as sPyNNaker's
+    ``max_expected_summed_weight`` (one value per receptor, the population's weight unit).
+
+    sPyNNaker 7.4 takes it only when a population is created (``additional_parameters``,
+    which other simulators refuse); the model names it as an annotation, so it is set on
+    the population's vertex here, before the mapping reads it."""
+    largest = population.annotations.get(STEP_INPUT)
+    if largest is None:
+        return
+    vertex = population._vertex
+    if not hasattr(vertex, "_PopulationVertex__max_expected_summed_weight"):
+        raise BackendError(f"this sPyNNaker's {type(vertex).__name__} sizes its ring buffers "
+                           "another way; the population's largest input per step cannot "
+                           "be given to it")
+    vertex._PopulationVertex__max_expected_summed_weight = [
+        max(float(largest[r]), 0.0) for r in RECEPTORS]
 
 
 def stdp_rounding(stdp, nS_per_unit: float) -> list[str]:
@@ -326,6 +353,7 @@ class SpinnakerBackend(Backend):
         for label, population in self._neuron_populations(network).items():
             if label in NEURONS_PER_CORE:
                 population.set_max_atoms_per_core(NEURONS_PER_CORE[label])
+            size_ring_buffers(population)
         if self._thresholds is not None:
             network.excitatory.set(v_thresh=self._thresholds)
         network.inputs.set(spike_times=self._board_schedule())

@@ -34,6 +34,11 @@ and may define
 ``max_delay(params)``
     The longest synaptic delay of the network (ms), if longer than D&C's.
 
+A population may carry, as the PyNN annotation :data:`STEP_INPUT`, the largest input its
+synapses can bring in one time step per receptor (``{"excitatory": x, "inhibitory": y}``,
+in the weights' unit): a backend that holds weights in fixed point (SpiNNaker) sizes its
+grid by it instead of guessing from assumed rates; others ignore it.
+
 Nothing here imports a simulator; the module is imported from its file and checked
 (:func:`load_model`) before anything is built.
 """
@@ -53,6 +58,8 @@ from .parameters import ConfigError, Parameters, load_defaults, parse_parameter_
 
 #: attribute names of a built network the package drives (see the module docstring)
 ROLES = ("inputs", "excitatory", "inhibitory", "input_to_exc")
+#: a population's annotation: the largest input per time step of each receptor (see above)
+STEP_INPUT = "largest_step_input"
 #: the arguments ``build`` is called with
 BUILD_ARGUMENTS = ("sim", "params", "n_inputs", "learning_synapse", "connectors", "cell_types")
 

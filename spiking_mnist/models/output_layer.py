@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from .diehl_cook import DiehlCookNetwork
+from .network import STEP_INPUT
 from .parameters import Parameters
 
 N_CLASSES = 10
@@ -126,17 +127,37 @@ def connection_list(weights: np.ndarray, unit: float, delay: float,
                             np.full(pre.size, delay)])
 
 
+def largest_step_input(counts: np.ndarray, outputs: dict[str, OutputWeights],
+                       params: Parameters) -> dict[str, float]:
+    """Per receptor (``excitatory``, ``inhibitory``), the largest current (nA) the output
+    cells' synapses bring in one time step on the images whose layer-1 spike ``counts``
+    (images, inputs) are given: a coding neuron spikes at most once a step (its refractory
+    period is longer) and every output synapse has the same delay, so a step brings at
+    most the weights of the neurons that spike in the image. 0 with no images."""
+    counts = np.asarray(counts)
+    if not len(counts):
+        return {"excitatory": 0.0, "inhibitory": 0.0}
+    active = (counts.reshape(len(counts), -1) > 0).astype(float)
+    return {receptor: synaptic_current(params) * max(
+                float((active @ split(outputs[m].weights)[part]).max()) for m in METHODS)
+            for part, receptor in enumerate(("excitatory", "inhibitory"))}
+
+
 def build(sim, params: Parameters, network: DiehlCookNetwork,
-          outputs: dict[str, OutputWeights]) -> NetworkWithOutput:
+          outputs: dict[str, OutputWeights], step_input: dict[str, float] | None = None
+          ) -> NetworkWithOutput:
     """Add the output neurons of each method in ``outputs`` (:data:`METHODS` order) to the
     coding ``network``, built with the PyNN module ``sim``; their weights and bias are
-    given at creation."""
+    given at creation. ``step_input`` (see :func:`largest_step_input`) becomes the output
+    population's :data:`STEP_INPUT` annotation."""
     missing = [m for m in METHODS if m not in outputs]
     if missing:
         raise ValueError(f"no output weights for {', '.join(missing)}")
     bias = np.concatenate([outputs[m].bias for m in METHODS])
     output = sim.Population(len(bias), sim.IF_curr_exp(**cell_parameters(params, bias)),
                             initial_values={"v": params.output.v_rest}, label="output")
+    if step_input is not None:
+        output.annotations[STEP_INPUT] = dict(step_input)
     unit, delay = synaptic_current(params), params.simulation.timestep
     lists = {"excitatory": [], "inhibitory": []}
     for k, method in enumerate(METHODS):

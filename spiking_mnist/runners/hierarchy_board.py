@@ -5,7 +5,8 @@ cells (:mod:`~spiking_mnist.models.output_layer`). :func:`deploy` maps it on a S
 machine under the SpiNNaker variant's constraints (``variants/spinnaker.toml``: a 1 ms time
 step, delays in whole steps) and reads back the weights the mapping holds: the layer-1
 kernels, the lateral inhibition and the output weights, each a 16-bit multiple of a step
-sPyNNaker chooses per population and receptor, and the output cells' bias currents. On a
+sPyNNaker chooses per population and receptor (for the output cells, from the largest
+input a step brings them), and the output cells' bias currents. On a
 virtual board nothing runs; with ``twin`` the same network, with the held weights, codes
 the run's validation and test images again on NEST (the run's own time step, so only the
 weights differ), into ``board/``, and its spiking readout is scored beside the unquantised
@@ -89,8 +90,11 @@ def map_classifier(run_dir: Path, params: Parameters, outputs: dict, machine: st
     """Map layer 1's frozen copies with the output cells of ``outputs`` on the configured
     SpiNNaker machine, showing the first test (else validation) images of one simulator
     run; returns the weights the mapping holds and the mapping's figures (resources,
-    seconds). sPyNNaker's failures become ConfigError or BackendError naming
-    ``machine``."""
+    seconds, the output cells' largest input per step). The output cells' weight grid is
+    sized by the largest input a step brought on the training images
+    (:func:`~spiking_mnist.models.output_layer.largest_step_input`), which the ring
+    buffer holds at least twice over. sPyNNaker's failures become ConfigError or BackendError
+    naming ``machine``."""
     lp, board = board_parameters(params)
     ckpt = checkpoint.load(Path(run_dir) / "layer1")
     receptive = patches.receptive_inputs(params, 1)
@@ -100,6 +104,8 @@ def map_classifier(run_dir: Path, params: Parameters, outputs: dict, machine: st
     images = images_of(params, split)
     shown = coding_inputs(run_dir, params, 1, split, images,
                           slice(0, min(lp.evaluation.showings_per_run, len(images))))
+    step_input = output_layer.largest_step_input(load_codes(run_dir, 1, "train")[0], outputs,
+                                                 board)
     began = time.perf_counter()
     with SpinnakerSession(machine) as session:
         session.backend, _ = open_network(
@@ -107,7 +113,7 @@ def map_classifier(run_dir: Path, params: Parameters, outputs: dict, machine: st
             whole_steps(patches.copied(ckpt.delays, receptive, n_inputs),
                         lp.simulation.timestep),
             np.tile(ckpt.theta, len(receptive)), plastic=False, masks=masks,
-            extend=lambda sim, net: output_layer.build(sim, board, net, outputs))
+            extend=lambda sim, net: output_layer.build(sim, board, net, outputs, step_input))
         backend = session.backend
         backend.set_input_spikes(first_chunk(lp, shown.reshape(len(shown), -1)))
         backend.run(len(shown) * (lp.encoding.presentation + lp.encoding.rest))
@@ -131,6 +137,9 @@ def map_classifier(run_dir: Path, params: Parameters, outputs: dict, machine: st
             {m: output_layer.OutputWeights(signed[:, k * n:(k + 1) * n], bias[k * n:(k + 1) * n])
              for k, m in enumerate(output_layer.METHODS)})
         figures = {"virtual": backend.virtual, "resources": backend.resources.as_dict(),
+                   "output_step_input_thresholds": {
+                       r: v / output_layer.synaptic_current(board)
+                       for r, v in step_input.items()},
                    "mapping_seconds": backend.mapping_seconds,
                    "build_and_map_seconds": time.perf_counter() - began}
     return held, figures
