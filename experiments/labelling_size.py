@@ -26,9 +26,12 @@ from spiking_mnist.runners.session import open_network
 from spiking_mnist.runners.train import training_split
 
 
-def label_responses(run_dir: Path, n_label: int) -> tuple[np.ndarray, np.ndarray, float]:
+def label_responses(run_dir: Path, n_label: int, threads: int | None = None
+                    ) -> tuple[np.ndarray, np.ndarray, float]:
     ckpt = checkpoint.load(run_dir)
     params = DIEHL_COOK.defaults().with_values(ckpt.parameters, "checkpoint")
+    if threads is not None:   # the same responses with any number of threads
+        params = params.with_values({"simulation": {"threads": threads}}, "--threads")
     train = training_split(params, None, ckpt.info.get("digits"))
     rows = np.random.default_rng((params.simulation.seed, 2)).permutation(len(train))
     labelling = train.subset(rows[:n_label])
@@ -49,19 +52,19 @@ def main() -> None:
     ap.add_argument("run_dir", type=Path)
     ap.add_argument("--label-examples", type=int, default=60000)
     ap.add_argument("--out", type=Path, required=True, help="npz for the labelling counts")
+    ap.add_argument("--threads", type=int, help="NEST threads (default: the run's)")
     args = ap.parse_args()
     if args.out.exists():
         saved = np.load(args.out)
         counts, labels, seconds = saved["counts"], saved["labels"], float(saved["seconds"])
     else:
-        counts, labels, seconds = label_responses(args.run_dir, args.label_examples)
+        counts, labels, seconds = label_responses(args.run_dir, args.label_examples,
+                                                  args.threads)
         np.savez_compressed(args.out, counts=counts.astype(np.int16), labels=labels,
                             seconds=seconds)
     test = np.load(args.run_dir / "responses-test.npz")
     table = {}
-    for n in (1000, 5000, 10000, 20000, len(labels)):
-        if n > len(labels):
-            continue
+    for n in sorted({n for n in (1000, 5000, 10000, 20000) if n < len(labels)} | {len(labels)}):
         assignments = diehl_cook.assign_labels(counts[:n], labels[:n])
         predictions = diehl_cook.predict(test["responses"], assignments)
         table[n] = float(np.mean(predictions == test["labels"]))

@@ -68,3 +68,19 @@ def test_labels_and_votes_on_synthetic_responses():
     assert assigned[29] == -1
     predicted = diehl_cook.predict(responses, assigned)
     assert (predicted == labels).mean() > 0.95
+
+
+def test_the_likelihood_readout_weighs_neurons_that_tell_classes_apart_the_vote_ignores():
+    """Neuron A fires 10 spikes for 0s and 6 for 1s (labelled 0), neuron B 2 for 1s and none
+    for 0s (labelled 1). A 1 (A: 6, B: 2) goes to 0 by D&C's vote, A's group being the most
+    active, and to 1 by the Poisson likelihood, which matches both means."""
+    labels = np.array([0, 0, 1, 1])
+    responses = np.array([[10, 0], [10, 0], [6, 2], [6, 2]])
+    rates = diehl_cook.class_rates(responses, labels)
+    np.testing.assert_array_equal(rates[:2], [[10, 0], [6, 2]])
+    assert not rates[2:].any()                       # classes without examples
+    one = np.array([[6, 2]])
+    assert diehl_cook.predict(one, diehl_cook.assign_labels(responses, labels))[0] == 0
+    # class 1: 6 log 6 - 6 + 2 log 2 - 2 = 4.1; class 0: 6 log 10 - 10 + 2 log 0.001 = -10.0
+    assert diehl_cook.predict_likelihood(one, rates)[0] == 1
+    np.testing.assert_array_equal(diehl_cook.predict_likelihood(responses, rates), labels)

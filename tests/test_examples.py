@@ -4,15 +4,18 @@ Each runs in its own process, as a user runs it, from a temporary working direct
 MNIST found through ``$SPIKING_MNIST_DATA``) and one NEST thread.
 """
 import importlib.util
+import json
 import os
 import re
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from spiking_mnist.inputs import mnist
+from spiking_mnist.models import diehl_cook
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 ONE_THREAD = ["--set", "simulation.threads=1"]
@@ -76,7 +79,13 @@ def test_train_and_evaluate_prints_accuracy_and_a_table(tmp_path):
     rows = re.findall(r"^ +(\d) +(\d+) +([\d.]+) % +(\d+)$", out, re.MULTILINE)
     assert [int(r[0]) for r in rows] == list(range(10))
     assert sum(int(r[1]) for r in rows) == 50 and sum(int(r[3]) for r in rows) <= 10
-    assert (tmp_path / "run" / "metrics.json").exists()
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    # beside D&C's vote, the likelihood readout of the same responses
+    saved = np.load(tmp_path / "run" / "responses-test.npz")
+    likely = diehl_cook.predict_likelihood(saved["responses"], saved["class_rates"])
+    np.testing.assert_array_equal(likely, saved["likelihood_predictions"])
+    assert metrics["likelihood"]["accuracy"] == float(np.mean(likely == saved["labels"]))
+    assert np.sum(metrics["likelihood"]["confusion"]) == 50
 
 
 @pytest.mark.skipif(importlib.util.find_spec("spynnaker") is None,

@@ -254,17 +254,25 @@ def normalise_columns(weights: np.ndarray, column_sum: float) -> np.ndarray:
     return weights * (column_sum / np.where(sums > 0, sums, 1.0))
 
 
+def class_rates(responses: np.ndarray, labels: np.ndarray, n_classes: int = 10) -> np.ndarray:
+    """Each neuron's mean response per class, (n_classes, n_neurons): ``responses`` is
+    (n_examples, n_neurons) spike counts, ``labels`` (n_examples,); 0 for a class without
+    examples."""
+    means = np.zeros((n_classes, responses.shape[1]))
+    for c in range(n_classes):
+        rows = labels == c
+        if rows.any():
+            means[c] = responses[rows].mean(axis=0)
+    return means
+
+
 def assign_labels(responses: np.ndarray, labels: np.ndarray, n_classes: int = 10) -> np.ndarray:
     """Each neuron's class: the one with its highest mean response (D&C).
 
     ``responses`` is (n_examples, n_neurons) spike counts, ``labels`` (n_examples,). A neuron
     that never fired gets -1 and takes no part in votes.
     """
-    means = np.zeros((n_classes, responses.shape[1]))
-    for c in range(n_classes):
-        rows = labels == c
-        if rows.any():
-            means[c] = responses[rows].mean(axis=0)
+    means = class_rates(responses, labels, n_classes)
     assigned = means.argmax(axis=0)
     assigned[means.max(axis=0) <= 0] = -1
     return assigned
@@ -278,3 +286,20 @@ def predict(responses: np.ndarray, assignments: np.ndarray, n_classes: int = 10)
         if members.any():
             votes[:, c] = responses[:, members].mean(axis=1)
     return votes.argmax(axis=1)
+
+
+#: the least mean response (spikes per example) :func:`predict_likelihood` gives a neuron
+#: for a class: one spike in a thousand examples
+LIKELIHOOD_FLOOR = 1e-3
+
+
+def predict_likelihood(responses: np.ndarray, rates: np.ndarray,
+                       floor: float = LIKELIHOOD_FLOOR) -> np.ndarray:
+    """The most likely class per example (not D&C's): each neuron's count a Poisson
+    variable whose mean for class c is its mean response ``rates[c]`` on the labelling
+    examples (:func:`class_rates`, floored at ``floor``), the neurons independent and the
+    classes equally likely. Unlike the vote it weighs every neuron by how its response
+    differs between classes, not only by its best one. Ties: the lowest class."""
+    rates = np.maximum(np.asarray(rates, dtype=float), floor)
+    return (np.asarray(responses, dtype=float) @ np.log(rates).T
+            - rates.sum(axis=1)).argmax(axis=1)

@@ -311,6 +311,8 @@ def _evaluate(args) -> int:
     print(f"{m['split']} accuracy: {100 * m['accuracy']:.2f} % on {m['examples']} examples "
           f"(N={m['n_excitatory']}, {m['examples_trained']} training examples, neurons "
           f"labelled on {m['label_examples']})")
+    print(f"{m['split']} accuracy read by the Poisson likelihood of the responses: "
+          f"{100 * m['likelihood']['accuracy']:.2f} % (docs/results.md)")
     print(per_class_table(m))
     return 0
 

@@ -1,5 +1,6 @@
 """Testing a trained Diehl & Cook network: plasticity off, theta frozen, neurons labelled
-on training examples, digits predicted by the most active label group."""
+on training examples, digits predicted by the most active label group (D&C's vote) and,
+beside it, by the Poisson likelihood of the responses."""
 from __future__ import annotations
 
 import logging
@@ -149,12 +150,14 @@ def _evaluate(run_dir: Path, split: str, examples: int | None, label_examples: i
                                    recorders.get("label"), theta=ckpt.theta,
                                    restart_every=restart_every, per_run=per_run)
     assignments = diehl_cook.assign_labels(label_responses, labelling.labels)
+    rates = diehl_cook.class_rates(label_responses, labelling.labels)
     mid = time.perf_counter()
     test_responses, input_spikes = responses(frozen_network, target, split, params, progress,
                                              recorders.get(split), assignments, ckpt.theta,
                                              restart_every=restart_every, per_run=per_run)
     end = time.perf_counter()
     predictions = diehl_cook.predict(test_responses, assignments)
+    likely = diehl_cook.predict_likelihood(test_responses, rates)
     metrics = {"split": split, "digits": digits, "examples": len(target),
                "label_examples": len(labelling),
                "examples_trained": ckpt.examples_seen,
@@ -163,12 +166,14 @@ def _evaluate(run_dir: Path, split: str, examples: int | None, label_examples: i
                "neurons_per_class": np.bincount(assignments[assignments >= 0],
                                                 minlength=10).tolist(),
                "unlabelled_neurons": int((assignments < 0).sum()),
+               "likelihood": metrics_of(target.labels, likely),
                "label_seconds": mid - start, "test_seconds": end - mid,
                "test_examples_per_second": len(target) / max(end - mid, 1e-9),
                "test_input_spikes": input_spikes}
     name = "metrics.json" if split == "test" else f"metrics-{split}.json"
     files.write_npz(run_dir / f"responses-{split}.npz", responses=test_responses,
-                    labels=target.labels, predictions=predictions, assignments=assignments)
+                    labels=target.labels, predictions=predictions, assignments=assignments,
+                    likelihood_predictions=likely, class_rates=rates)
     files.write_json(run_dir / name, metrics)
     log.info("%s accuracy %.4f on %d examples", split, metrics["accuracy"], len(target))
     return metrics
