@@ -13,7 +13,8 @@ RUN_DIR` wrote (``responses-test.npz``); nothing is fitted by optimisation:
   class has (BindsNET's proportion weighting);
 - ``likelihood``: each neuron a Poisson variable whose mean per class is its mean count on
   that class's images; a test image's class is the most likely one (naive Bayes, equal
-  priors; means floored at ``--floor`` spikes).
+  priors; means floored at ``--floor`` spikes): what `spiking-mnist evaluate` writes as
+  ``likelihood``.
 """
 from __future__ import annotations
 
@@ -26,20 +27,14 @@ import numpy as np
 from spiking_mnist.models import diehl_cook
 
 
-def class_means(counts: np.ndarray, labels: np.ndarray, n_classes: int = 10) -> np.ndarray:
-    """Each neuron's mean count per class, (neurons, classes)."""
-    return np.stack([counts[labels == c].mean(axis=0) for c in range(n_classes)], axis=1)
-
-
 def readouts(counts, labels, responses, floor: float) -> dict[str, np.ndarray]:
     """Each readout's predicted class per test image."""
     counts, responses = counts.astype(float), responses.astype(float)
-    means = class_means(counts, labels)
-    share = means / np.maximum(means.sum(axis=1, keepdims=True), 1e-12)
-    rates = np.maximum(means, floor)
+    rates = diehl_cook.class_rates(counts, labels)           # (classes, neurons)
+    share = rates / np.maximum(rates.sum(axis=0, keepdims=True), 1e-12)
     return {"vote": diehl_cook.predict(responses, diehl_cook.assign_labels(counts, labels)),
-            "proportion": (responses @ share).argmax(axis=1),
-            "likelihood": (responses @ np.log(rates) - rates.sum(axis=0)).argmax(axis=1)}
+            "proportion": (responses @ share.T).argmax(axis=1),
+            "likelihood": diehl_cook.predict_likelihood(responses, rates, floor)}
 
 
 def main() -> None:
@@ -47,7 +42,8 @@ def main() -> None:
     ap.add_argument("run_dir", type=Path)
     ap.add_argument("labels", type=Path, help="labelling counts (labelling_size.py --out)")
     ap.add_argument("--label-examples", type=int, default=10000)
-    ap.add_argument("--floor", type=float, default=1e-3, help="least mean count (spikes)")
+    ap.add_argument("--floor", type=float, default=diehl_cook.LIKELIHOOD_FLOOR,
+                    help="least mean count (spikes)")
     args = ap.parse_args()
     saved = np.load(args.labels)
     n = min(args.label_examples, len(saved["labels"]))
