@@ -207,9 +207,10 @@ def test_frozen_layer1_with_its_output_cells_maps_on_one_board(virtual_board, si
         # 16-bit weights scaled per core for the largest summed input it expects: estimated
         # (3,600 inputs per cell at sPyNNaker's assumed rate), they round to the nearest
         # 1/32 nA (1 % of a threshold's charge); sized, to a far finer grid
-        step = ring_buffer_step(step_input[("excitatory", "inhibitory")[part]]) if sized \
-            else 1 / 32
-        assert step < 1 / 256 if sized else True
+        step = 1 / 32
+        if sized:
+            step = ring_buffer_step(step_input[("excitatory", "inhibitory")[part]])
+            assert step < 1 / 256
         np.testing.assert_allclose(held, output_layer.split(wanted)[part], atol=0.5 * step + 1e-9)
         assert np.abs(held - output_layer.split(wanted)[part]).max() > 0.25 * step
     assert synapses == output_layer.synapse_count(outputs)
