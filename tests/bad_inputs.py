@@ -442,6 +442,11 @@ CASES = [
          f"train --run-dir TMP/run --config TMP/spinnaker.toml --set stdp.rule=nearest_spike "
          f"{TINY_SPINNAKER}", 2, "which sPyNNaker lacks", prepare=_spinnaker_data_and_variant,
          patches=_spinnaker_world, needs="spynnaker"),
+    Case("D&C's triplet rule on SpiNNaker with potentiation at the postsynaptic spike "
+         "(the board applies it at the next presynaptic spike)",
+         f"train --run-dir TMP/run --config TMP/spinnaker.toml --set stdp.potentiation=post_spike "
+         f"{TINY_SPINNAKER}", 2, "has no sPyNNaker equivalent: the board",
+         prepare=_spinnaker_data_and_variant, patches=_spinnaker_world, needs="spynnaker"),
     Case("D&C's rule with exponential weight dependence on SpiNNaker (sPyNNaker has none)",
          f"train --run-dir TMP/run --config TMP/spinnaker.toml --set stdp.rule=exponential "
          f"{TINY_SPINNAKER}", 2, "needs an exponential weight dependence",

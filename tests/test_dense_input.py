@@ -20,15 +20,25 @@ def _train(run, delivery: str, *sets: str):
     return checkpoint.load(run)
 
 
-@pytest.mark.parametrize("rule", ["triplet_all_to_all", "nearest_spike", "power_law",
-                                  "exponential", "pre_and_post"])
+@pytest.mark.parametrize("rule", ["triplet_all_to_all", "triplet_all_to_all post_spike",
+                                  "nearest_spike", "power_law", "exponential", "pre_and_post"])
 @pytest.mark.parametrize("threads", [1, 2])
 def test_training_learns_the_same_network_either_way(tmp_path, rule, threads):
-    sets = (f"stdp.rule={rule}", f"simulation.threads={threads}")
+    rule, *potentiation = rule.split()
+    sets = (f"stdp.rule={rule}", *(f"stdp.potentiation={p}" for p in potentiation),
+            f"simulation.threads={threads}")
     dense, events = (_train(tmp_path / d, d, *sets) for d in ("dense", "events"))
     assert dense.info["spikes"] == events.info["spikes"] > 0
     np.testing.assert_array_equal(dense.theta, events.theta)
     np.testing.assert_allclose(dense.weights, events.weights, rtol=0, atol=1e-12)
+
+
+def test_potentiation_at_the_postsynaptic_spike_learns_another_network(tmp_path):
+    """``stdp.potentiation = post_spike`` reaches the dense layer: normalisation then scales
+    weights that hold the last example's potentiation, so the weights differ."""
+    at_pre, at_post = (_train(tmp_path / p, "dense", f"stdp.potentiation={p}")
+                       for p in ("next_pre_spike", "post_spike"))
+    assert np.abs(at_pre.weights - at_post.weights).max() > 1e-4
 
 
 def _frozen_spikes(params, weights, delays, theta, trains):

@@ -170,24 +170,38 @@ def _expected_at_last_spike(spikes, connections, until, rule=RULE):
     return np.array(out)
 
 
-@pytest.mark.parametrize("all_to_all", [False, True])
+#: how traces sum -> the synapse's parameters, and whether a read applies the potentiation due
+SUMMING = {"nearest": (dict(all_to_all=False), True),
+           "all_to_all": (dict(all_to_all=True), False),
+           "all_to_all, potentiate on read": (dict(all_to_all=True, potentiate_on_read=True),
+                                              True)}
+
+
+@pytest.mark.parametrize("summing", SUMMING)
 @pytest.mark.parametrize("threads", [1, 2])
-def test_weights_equal_the_event_driven_rule(threads, all_to_all):
-    rule = dict(RULE, all_to_all=all_to_all)
-    # read often (each read applies the potentiation due), and only at the end
+def test_weights_equal_the_event_driven_rule(threads, summing):
+    settings, read_applies = SUMMING[summing]
+    rule, all_to_all = dict(RULE, **settings), settings["all_to_all"]
+    # read often (a read applies the potentiation due where read_applies), and only at the end
     often = [50.0 * k for k in range(1, 13)]
     spikes, post_trains, connections, read, _ = run_network(threads, often, rule=rule)
     # the cells spiked when told to, and the presynaptic trains came as given
     assert [list(t) for t in spikes[1]] == post_trains
     # NEST reads the weights when all presynaptic spikes up to the last min_delay are in
-    expected = _expected_at_last_spike if all_to_all else _expected
+    expected = _expected if read_applies else _expected_at_last_spike
+    rule = dict(RULE, all_to_all=all_to_all)   # the rule itself, for the numpy reference
     for until, weights in zip(often, read):
         np.testing.assert_allclose(weights, expected(spikes, connections, until - DT, rule),
                                    rtol=0, atol=1e-12)
     # the other way of summing traces gives other weights: the test tells them apart
     other = expected(spikes, connections, often[-1] - DT, dict(rule, all_to_all=not all_to_all))
     assert np.abs(other - read[-1]).max() > 1e-3
-    _, _, connections_once, (once,), _ = run_network(threads, [often[-1]], rule=rule)
+    if all_to_all:   # so does the other time of applying the potentiation
+        other = (_expected_at_last_spike if read_applies else _expected)(
+            spikes, connections, often[-1] - DT, rule)
+        assert np.abs(other - read[-1]).max() > 1e-3
+    _, _, connections_once, (once,), _ = run_network(threads, [often[-1]],
+                                                     rule=dict(RULE, **settings))
     np.testing.assert_allclose(once, read[-1], rtol=0, atol=1e-12)
     # the patterns covered what they should: clipping at both ends, ties, bursts
     final = read[-1]
@@ -218,13 +232,14 @@ def test_nests_triplet_synapse_runs_the_same_all_to_all_rule():
     assert np.abs(weights - nearest).max() > 1e-3
 
 
-@pytest.mark.parametrize("all_to_all", [False, True])
-def test_normalisation_scales_the_weights_the_rule_reads(all_to_all):
+@pytest.mark.parametrize("summing", SUMMING)
+def test_normalisation_scales_the_weights_the_rule_reads(summing):
     """Normalising in place, again and again between spikes, scales what a read gives (with
-    traces reset the potentiation due is applied first, as a read applies it; with summed
-    traces it is left for the next presynaptic spike, as NEST's triplet synapse leaves it):
-    the same weights as reading them, scaling them in numpy and writing them back."""
-    rule = dict(RULE, all_to_all=all_to_all)
+    traces reset, or with potentiate_on_read, the potentiation due is applied first, as a
+    read applies it; otherwise, with summed traces, it is left for the next presynaptic
+    spike, as NEST's triplet synapse leaves it): the same weights as reading them, scaling
+    them in numpy and writing them back."""
+    rule = dict(RULE, **SUMMING[summing][0])
     reads = [100.0, 200.0, 300.0, 400.0]
     _, _, connections, in_place, _ = run_network(1, reads, rule=rule, normalise_to=5.0)
     _, _, _, in_numpy, _ = run_network(1, reads, rule=rule, normalise_to=5.0,
@@ -396,6 +411,25 @@ def test_nearest_spike_needs_the_fixed_step_conductance_cell(setting):
     backend_class("nest").check(_rule_params("triplet_all_to_all", setting))
     with pytest.raises(ConfigError, match="stdp.rule=triplet_all_to_all"):
         backend_class("nest").check(_rule_params("nearest_spike", setting))
+
+
+@pytest.mark.parametrize("setting", ["simulation.cell_integration=adaptive",
+                                     "network.synapses=current"])
+def test_potentiation_at_the_postsynaptic_spike_needs_the_fixed_step_conductance_cell(setting):
+    from spiking_mnist.hardware import backend_class
+    backend_class("nest").check(_rule_params("triplet_all_to_all", "stdp.potentiation=post_spike"))
+    with pytest.raises(ConfigError, match="stdp.potentiation=next_pre_spike"):
+        backend_class("nest").check(_rule_params("triplet_all_to_all", setting,
+                                                 "stdp.potentiation=post_spike"))
+
+
+def test_spinnaker_refuses_potentiation_at_the_postsynaptic_spike():
+    pytest.importorskip("spynnaker")
+    from spiking_mnist.hardware import backend_class
+    with pytest.raises(ConfigError, match="next presynaptic spike.*stdp.potentiation="
+                                          "next_pre_spike"):
+        backend_class("spinnaker").check(_rule_params("triplet_all_to_all",
+                                                      "stdp.potentiation=post_spike"))
 
 
 def test_spinnaker_refuses_nearest_spike_naming_what_it_lacks():

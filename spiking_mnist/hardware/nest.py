@@ -120,7 +120,8 @@ STDP_RULES = {
     # synaptic event at N=400, benchmarks/nest_costs.py --stdp)
     "triplet_all_to_all": StdpRule(
         "stdp_dc_synapse",
-        lambda s, g: dict(_dc_rule(s, g), all_to_all=True),
+        lambda s, g: dict(_dc_rule(s, g), all_to_all=True,
+                          potentiate_on_read=s.potentiation == "post_spike"),
         lambda s: {}, fixed_step_cell=True,
         other_cells=StdpRule(
             "stdp_triplet_synapse",
@@ -306,6 +307,13 @@ class NestBackend(Backend):
                               "(network.synapses = conductance, simulation.cell_integration "
                               "= fixed_step); or keep theta on the host: --set theta.kept=host")
         rule = stdp_rule(params.stdp.rule, fixed_step_cell)
+        if (params.stdp.rule == "triplet_all_to_all" and params.stdp.potentiation == "post_spike"
+                and not fixed_step_cell):
+            raise ConfigError("stdp.potentiation = post_spike runs in this project's "
+                              "stdp_dc_synapse, onto the fixed-step conductance cell "
+                              "(network.synapses = conductance, simulation.cell_integration "
+                              "= fixed_step); NEST's stdp_triplet_synapse adds it at the next "
+                              "presynaptic spike: --set stdp.potentiation=next_pre_spike")
         if rule.fixed_step_cell and not fixed_step_cell:
             raise ConfigError(f"stdp.rule = {params.stdp.rule} runs as {rule.synapse_model}, "
                               "which keeps its postsynaptic spikes in the fixed-step "

@@ -378,7 +378,7 @@ class DenseInput:
                 n_inputs, n_columns, rule is not None,
                 *(float(r.get(k, 1.0)) for k in ("tau_pre", "tau_post1", "tau_post2")),
                 *(float(r.get(k, 0.0)) for k in ("nu_pre", "nu_post", "Wmax")),
-                bool(r.get("all_to_all", False)))
+                bool(r.get("all_to_all", False)), bool(r.get("potentiate_on_read", False)))
 
     def attach(self, node_ids, columns) -> None:
         """The fixed-step cells ``node_ids`` take their input from ``columns``."""
@@ -456,7 +456,7 @@ def _library(nest) -> ctypes.CDLL:
     longs, layer = ids[0], ctypes.c_void_p
     signatures = {
         "new": (ctypes.c_void_p, [ctypes.c_long, ctypes.c_long, ctypes.c_int]
-                + [ctypes.c_double] * 6 + [ctypes.c_int]),
+                + [ctypes.c_double] * 6 + [ctypes.c_int] * 2),
         "new_trace": (ctypes.c_void_p, [ctypes.c_long, ctypes.c_long]
                       + [ctypes.c_double] * 8 + [ctypes.c_int]),
         "free": (None, [layer]),

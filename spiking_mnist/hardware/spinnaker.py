@@ -90,6 +90,11 @@ def unmapped_rule(stdp) -> str | None:
     is: ``power_law`` and ``pre_and_post`` with ``mu = 1`` and ``x_tar = 0``.
     """
     rule = stdp.rule
+    if rule == "triplet_all_to_all" and stdp.potentiation == "post_spike":
+        return ("stdp.potentiation = post_spike has no sPyNNaker equivalent: the board "
+                "applies a postsynaptic spike's potentiation when the synapse's next "
+                "presynaptic spike arrives, so weights read between examples lack it; --set "
+                "stdp.potentiation=next_pre_spike")
     if rule == "triplet_all_to_all":
         return None
     if rule == "nearest_spike":

@@ -229,7 +229,8 @@ weight_access( nest::ConnectorBase* connector )
 
 /* Whether the weights reached through ``access`` must have the potentiation due applied
  * before they are read in place: not NEST's triplet synapses, nor stdp_dc_synapse with
- * summed traces (``synapse`` on ``thread``), which add it at presynaptic spikes only. */
+ * summed traces (``synapse`` on ``thread``), which add it at presynaptic spikes only
+ * unless potentiate_on_read. */
 bool
 flushes_before_reading( WeightAccess access, long synapse, long thread )
 {
@@ -241,7 +242,7 @@ flushes_before_reading( WeightAccess access, long synapse, long thread )
   {
     const auto& common = static_cast< const spiking_mnist::STDPDCCommonProperties& >(
       nest::kernel().model_manager.get_connection_model( synapse, thread ).get_common_properties() );
-    return not common.all_to_all_;
+    return not common.all_to_all_ or common.potentiate_on_read_;
   }
   return true;
 }

@@ -30,6 +30,10 @@ struct DCRuleParameters
   double nu_post_ = 0.01;
   double Wmax_ = 1.0;
   bool all_to_all_ = false;
+  //! all_to_all only: a read of the weight (flush) adds the potentiation due, so that
+  //! normalisation scales weights that hold it, as D&C's code, where it is added at the
+  //! postsynaptic spike (otherwise it waits for the next presynaptic spike)
+  bool potentiate_on_read_ = false;
   StepDecay pre_;   //!< pre after a number of steps
   StepDecay post1_; //!< post1 after a number of steps
   StepDecay post2_; //!< post2 after a number of steps
@@ -163,6 +167,11 @@ dc_flush( DCTraces& s, double& weight, PostSpikeRecord& record, long delay, long
       dc_potentiate( s, weight, record, delay, until, cp );
     }
     s.t_read_ = until;
+  }
+  if ( cp.all_to_all_ and cp.potentiate_on_read_ and s.potentiation_ != 0.0 )
+  {
+    weight = std::min( weight + s.potentiation_, cp.Wmax_ );
+    s.potentiation_ = 0.0;
   }
 }
 

@@ -80,7 +80,8 @@ DenseInput::attach( long column, iaf_cond_exp_fixed_step* cell )
 void
 DenseInput::flush_( long until )
 {
-  if ( learning_ == Learning::none or ( learning_ == Learning::triplet and rule_.all_to_all_ ) )
+  if ( learning_ == Learning::none
+    or ( learning_ == Learning::triplet and rule_.all_to_all_ and not rule_.potentiate_on_read_ ) )
   {
     return; // summed triplet traces: the weight leaves out due potentiation until the next spike
   }
@@ -192,7 +193,8 @@ spiking_mnist_dense_new( long n_inputs,
   double nu_pre,
   double nu_post,
   double Wmax,
-  int all_to_all )
+  int all_to_all,
+  int potentiate_on_read )
 {
   spiking_mnist::DCRuleParameters rule;
   rule.tau_pre_ = tau_pre;
@@ -202,6 +204,7 @@ spiking_mnist_dense_new( long n_inputs,
   rule.nu_post_ = nu_post;
   rule.Wmax_ = Wmax;
   rule.all_to_all_ = all_to_all != 0;
+  rule.potentiate_on_read_ = potentiate_on_read != 0;
   rule.tabulate( nest::Time::get_resolution().get_ms() );
   return new spiking_mnist::DenseInput( n_inputs, n_columns, plastic != 0, rule );
 }

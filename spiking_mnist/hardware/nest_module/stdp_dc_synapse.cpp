@@ -28,6 +28,7 @@ STDPDCCommonProperties::get_status( Dictionary& d ) const
   d[ "nu_post" ] = nu_post_;
   d[ nest::names::Wmax ] = Wmax_;
   d[ "all_to_all" ] = all_to_all_;
+  d[ "potentiate_on_read" ] = potentiate_on_read_;
 }
 
 void
@@ -35,7 +36,7 @@ STDPDCCommonProperties::set_status( const Dictionary& d, nest::ConnectorModel& c
 {
   double tau_pre = tau_pre_, tau_post1 = tau_post1_, tau_post2 = tau_post2_;
   double nu_pre = nu_pre_, nu_post = nu_post_, Wmax = Wmax_;
-  bool all_to_all = all_to_all_;
+  bool all_to_all = all_to_all_, potentiate_on_read = potentiate_on_read_;
   d.update_value( std::string( "tau_pre" ), tau_pre );
   d.update_value( std::string( "tau_post1" ), tau_post1 );
   d.update_value( std::string( "tau_post2" ), tau_post2 );
@@ -43,6 +44,7 @@ STDPDCCommonProperties::set_status( const Dictionary& d, nest::ConnectorModel& c
   d.update_value( std::string( "nu_post" ), nu_post );
   d.update_value( nest::names::Wmax, Wmax );
   d.update_value( std::string( "all_to_all" ), all_to_all );
+  d.update_value( std::string( "potentiate_on_read" ), potentiate_on_read );
   if ( not( tau_pre > 0 and tau_post1 > 0 and tau_post2 > 0 ) )
   {
     throw nest::BadProperty( "The time constants of stdp_dc_synapse must be strictly positive." );
@@ -59,6 +61,7 @@ STDPDCCommonProperties::set_status( const Dictionary& d, nest::ConnectorModel& c
   nu_post_ = nu_post;
   Wmax_ = Wmax;
   all_to_all_ = all_to_all;
+  potentiate_on_read_ = potentiate_on_read;
   tabulate( nest::Time::get_resolution().get_ms() );
 }
 

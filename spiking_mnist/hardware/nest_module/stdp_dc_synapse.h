@@ -16,6 +16,8 @@
  * spike, before its depression, and clipped to Wmax there (a weight read in between, and
  * normalised, leaves it out: flush() only works it out, so the record can drop the spikes,
  * and normalisation through a ColumnCache skips it).
+ * With potentiate_on_read true as well, flush() adds it to the weight (so reads and
+ * normalisation see it, as in D&C's code, where it is added at the postsynaptic spike).
  * A weight that normalisation scaled above Wmax stays there until a presynaptic spike that
  * follows a postsynaptic one. all_to_all is read when normalisation first walks the
  * connections: set it before connecting.
@@ -51,7 +53,8 @@
  *
  * Parameters, common to all synapses of a model (set them with SetDefaults or CopyModel):
  * tau_pre, tau_post1, tau_post2 (ms), nu_pre, nu_post, Wmax (weight units; Wmax >= 0),
- * all_to_all (bool: traces summed rather than reset; default false).
+ * all_to_all (bool: traces summed rather than reset; default false), potentiate_on_read
+ * (bool: with all_to_all, flush() applies the potentiation due; default false).
  * Per synapse: weight.
  */
 #ifndef STDP_DC_SYNAPSE_H
