@@ -306,6 +306,37 @@ def test_the_weight_sent_leaves_out_potentiation_not_yet_applied():
         dc_rule(0.5, [10.0, 200.0], [20.0, 30.0], 1.0, 250.0, **RULE), abs=1e-12)
 
 
+@pytest.mark.parametrize("potentiate_on_read", [False, True])
+def test_a_weight_written_above_wmax_after_a_read(potentiate_on_read):
+    """Potentiation due at a read, then the weight written above Wmax (as normalisation may):
+    with potentiate_on_read the read applied (and clipped) it, so the next presynaptic spike
+    only depresses, as in D&C's code; without, that spike adds it and clips."""
+    nest = import_pynn_nest()[1]
+    nest.ResetKernel()
+    nest.resolution = DT
+    nest_extension.install(nest)
+    source = nest.Create("spike_train_injector", params={"spike_times": [10.0, 200.0]})
+    cell = nest.Create("iaf_cond_exp_fixed_step", params=dict(
+        E_L=-65.0, E_ex=-65.0, V_reset=-65.0, V_th=-50.0, V_m=-65.0, t_ref=0.0))
+    _drive(nest, cell, [[20.0, 30.0]])
+    nest.SetDefaults("stdp_dc_synapse", dict(RULE, all_to_all=True,
+                                             potentiate_on_read=potentiate_on_read))
+    nest.Connect(source, cell, syn_spec={"synapse_model": "stdp_dc_synapse", "weight": 0.5,
+                                         "delay": 1.0})
+    kernel = nest_extension.KernelConnections.of_projection(
+        nest, nest.GetDefaults("stdp_dc_synapse")["synapse_modelid"],
+        (source.global_id, 1), (cell.global_id, 1))
+    nest.Simulate(100.0)
+    read = kernel.get_weights()[0]
+    potentiated = dc_rule(0.5, [10.0], [20.0, 30.0], 1.0, 99.5, **dict(RULE, all_to_all=True))
+    assert read == pytest.approx(potentiated if potentiate_on_read else 0.5, abs=1e-12)
+    kernel.set_weights(np.array([1.5]))
+    nest.Simulate(150.0)
+    post1 = sum(np.exp(-(200.0 - t - 1.0) / RULE["tau_post1"]) for t in (20.0, 30.0))
+    after = (1.5 if potentiate_on_read else RULE["Wmax"]) - RULE["nu_pre"] * post1
+    assert kernel.get_weights()[0] == pytest.approx(after, abs=1e-12)
+
+
 def test_the_postsynaptic_record_stays_short_when_weights_are_read():
     """Each cell keeps its spikes until every synapse onto it has read them: a synapse
     whose input never fires reads them only when its weight is read (flushed)."""

@@ -115,13 +115,17 @@ dc_learn( DCTraces& s, double& weight, PostSpikeRecord& record, long delay, long
   const long at = t_spike - delay; // the time at the cell
   if ( cp.all_to_all_ )
   {
+    const long t_post_read = s.t_post_;
     if ( record.last() > s.t_read_ - delay )
     {
       dc_potentiate( s, weight, record, delay, t_spike, cp );
     }
-    if ( s.t_post_ != PostSpikeRecord::NONE and s.t_post_ + delay > s.t_lastspike_ )
+    // postsynaptic spikes whose potentiation is not in the weight yet: since the last
+    // presynaptic spike, or with potentiate_on_read since the last read
+    if ( cp.potentiate_on_read_ ? s.t_post_ != t_post_read
+                                : ( s.t_post_ != PostSpikeRecord::NONE and s.t_post_ + delay > s.t_lastspike_ ) )
     {
-      // postsynaptic spikes since the last presynaptic spike: their potentiation, clipped
+      // their potentiation, clipped
       weight = std::min( weight + s.potentiation_, cp.Wmax_ );
       s.potentiation_ = 0.0;
     }
@@ -162,16 +166,18 @@ dc_flush( DCTraces& s, double& weight, PostSpikeRecord& record, long delay, long
 {
   if ( until > s.t_read_ )
   {
+    const long t_post_read = s.t_post_;
     if ( record.last() > s.t_read_ - delay )
     {
       dc_potentiate( s, weight, record, delay, until, cp );
     }
     s.t_read_ = until;
-  }
-  if ( cp.all_to_all_ and cp.potentiate_on_read_ and s.potentiation_ != 0.0 )
-  {
-    weight = std::min( weight + s.potentiation_, cp.Wmax_ );
-    s.potentiation_ = 0.0;
+    if ( cp.all_to_all_ and cp.potentiate_on_read_ and s.t_post_ != t_post_read )
+    {
+      // the potentiation of the postsynaptic spikes just read, clipped as at a presynaptic spike
+      weight = std::min( weight + s.potentiation_, cp.Wmax_ );
+      s.potentiation_ = 0.0;
+    }
   }
 }
 
