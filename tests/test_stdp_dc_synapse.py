@@ -282,9 +282,9 @@ def test_weights_with_d_and_c_constants_and_without_clipping(all_to_all):
                                    rtol=0, atol=1e-12)
 
 
-def test_the_weight_sent_leaves_out_potentiation_not_yet_applied():
-    """Between presynaptic spikes NEST's own status shows the weight of the last one; what the
-    postsynaptic spikes since then add comes in at the next one (or a KernelConnections read)."""
+def _one_synapse(rule):
+    """One stdp_dc_synapse (``rule``; weight 0.5, delay 1 ms) from an input spiking at 10 and
+    200 ms onto a cell made to spike at 20 and 30 ms: (nest, input, cell)."""
     nest = import_pynn_nest()[1]
     nest.ResetKernel()
     nest.resolution = DT
@@ -293,9 +293,16 @@ def test_the_weight_sent_leaves_out_potentiation_not_yet_applied():
     cell = nest.Create("iaf_cond_exp_fixed_step", params=dict(
         E_L=-65.0, E_ex=-65.0, V_reset=-65.0, V_th=-50.0, V_m=-65.0, t_ref=0.0))
     _drive(nest, cell, [[20.0, 30.0]])
-    nest.SetDefaults("stdp_dc_synapse", RULE)
+    nest.SetDefaults("stdp_dc_synapse", rule)
     nest.Connect(source, cell, syn_spec={"synapse_model": "stdp_dc_synapse", "weight": 0.5,
                                          "delay": 1.0})
+    return nest, source, cell
+
+
+def test_the_weight_sent_leaves_out_potentiation_not_yet_applied():
+    """Between presynaptic spikes NEST's own status shows the weight of the last one; what the
+    postsynaptic spikes since then add comes in at the next one (or a KernelConnections read)."""
+    nest, source, cell = _one_synapse(RULE)
     nest.Simulate(100.0)
     connection = nest.GetConnections(source, cell)
     assert connection.get("weight") == 0.5
@@ -311,18 +318,8 @@ def test_a_weight_written_above_wmax_after_a_read(potentiate_on_read):
     """Potentiation due at a read, then the weight written above Wmax (as normalisation may):
     with potentiate_on_read the read applied (and clipped) it, so the next presynaptic spike
     only depresses, as in D&C's code; without, that spike adds it and clips."""
-    nest = import_pynn_nest()[1]
-    nest.ResetKernel()
-    nest.resolution = DT
-    nest_extension.install(nest)
-    source = nest.Create("spike_train_injector", params={"spike_times": [10.0, 200.0]})
-    cell = nest.Create("iaf_cond_exp_fixed_step", params=dict(
-        E_L=-65.0, E_ex=-65.0, V_reset=-65.0, V_th=-50.0, V_m=-65.0, t_ref=0.0))
-    _drive(nest, cell, [[20.0, 30.0]])
-    nest.SetDefaults("stdp_dc_synapse", dict(RULE, all_to_all=True,
-                                             potentiate_on_read=potentiate_on_read))
-    nest.Connect(source, cell, syn_spec={"synapse_model": "stdp_dc_synapse", "weight": 0.5,
-                                         "delay": 1.0})
+    nest, source, cell = _one_synapse(dict(RULE, all_to_all=True,
+                                           potentiate_on_read=potentiate_on_read))
     kernel = nest_extension.KernelConnections.of_projection(
         nest, nest.GetDefaults("stdp_dc_synapse")["synapse_modelid"],
         (source.global_id, 1), (cell.global_id, 1))
