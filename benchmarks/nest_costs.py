@@ -22,12 +22,23 @@ static synapse, each in the same network: 784 inputs at D&C's rates of a random 
 onto N fixed-step cells made to spike at the same random times (``--post-rate`` Hz each,
 whatever the weights), 5 s of model time, run in turn ``--repeats`` times (A B C A B C);
 the fastest run of each, as wall nanoseconds per synaptic event (an input spike reaching
-one synapse), and beyond the static synapse's.
+one synapse), and beyond the static synapse's. With ``--instructions``, instead, the
+instructions NEST's simulation loop executes per synaptic event, counted by valgrind's
+callgrind in one run of each (``--duration`` ms): the same on any machine and whatever else
+it runs, which times are not.
+
+    python benchmarks/nest_costs.py --stdp 100 400 --stdp-only --instructions --duration 300
 """
 from __future__ import annotations
 
 import argparse
+import ctypes
+import os
+import subprocess
+import sys
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -181,12 +192,7 @@ def stdp_nanoseconds(nest, n: int, threads: int, dt: float, repeats: int = 3,
     each ``stdp.rule`` (NEST's own synapse for ``triplet_all_to_all`` too), the fastest of
     ``repeats`` runs taken in turn; ``only`` those names; ``clock`` as for
     :func:`stdp_seconds`."""
-    from spiking_mnist.hardware.nest import STDP_RULES
-    rules = {"static_synapse": None,
-             "stdp_triplet_synapse (triplet_all_to_all, NEST's)":
-                 STDP_RULES["triplet_all_to_all"].other_cells}
-    rules.update({f"{STDP_RULES[rule].synapse_model} ({rule})": rule for rule in STDP_RULES})
-    rules = {name: rule for name, rule in rules.items() if only is None or name in only}
+    rules = _stdp_synapses(only)
     best = {name: np.inf for name in rules}
     for _ in range(repeats):
         for name, rule in rules.items():
@@ -194,6 +200,79 @@ def stdp_nanoseconds(nest, n: int, threads: int, dt: float, repeats: int = 3,
                                            clock=clock)
             best[name] = min(best[name], 1e9 * seconds / events)
     return best
+
+
+def _stdp_synapses(only: tuple[str, ...] | None = None) -> dict:
+    """The synapses of the STDP comparison by name: None (static), a ``stdp.rule`` name, or
+    NEST's own synapse's profile ``StdpRule``; ``only`` those names."""
+    from spiking_mnist.hardware.nest import STDP_RULES
+    rules = {"static_synapse": None,
+             "stdp_triplet_synapse (triplet_all_to_all, NEST's)":
+                 STDP_RULES["triplet_all_to_all"].other_cells}
+    rules.update({f"{STDP_RULES[rule].synapse_model} ({rule})": rule for rule in STDP_RULES})
+    return {name: rule for name, rule in rules.items() if only is None or name in only}
+
+
+# valgrind's client request that starts callgrind's instrumentation (the Python start-up
+# before it would take minutes instrumented)
+_START_INSTRUMENTATION = """#include <valgrind/callgrind.h>
+void start_instrumentation(void) { CALLGRIND_START_INSTRUMENTATION; }
+"""
+# one call per nest.Simulate: callgrind counts inside it and dumps the count after it
+_SIMULATION_LOOP = "nest::SimulationManager::call_update_()"
+
+
+def stdp_instructions(n: int, duration: float = 300.0, post_rate: float = 5.0,
+                      only: tuple[str, ...] | None = None) -> dict[str, float]:
+    """Instructions per synaptic event that NEST's simulation loop executes in
+    :func:`stdp_seconds` for a static synapse and each ``stdp.rule`` (as
+    :func:`stdp_nanoseconds`; 1 thread, one run each), counted by valgrind's callgrind in a
+    child process: a count that does not depend on the machine's load, unlike a time.
+
+    Raises
+    ------
+    RuntimeError
+        If valgrind, its header ``valgrind/callgrind.h`` or a C compiler is missing, or if
+        callgrind did not count one simulation per run (another NEST's loop function).
+    """
+    names = list(_stdp_synapses(only))
+    with tempfile.TemporaryDirectory() as tmp:
+        library = Path(tmp) / "start_instrumentation.so"
+        try:
+            subprocess.run([os.environ.get("CC", "gcc"), "-shared", "-fPIC", "-x", "c", "-",
+                            "-o", str(library)], input=_START_INSTRUMENTATION, text=True,
+                           check=True, capture_output=True)
+            child = subprocess.run(
+                ["valgrind", "--tool=callgrind", "--instr-atstart=no",
+                 f"--callgrind-out-file={tmp}/counts", f"--toggle-collect={_SIMULATION_LOOP}",
+                 f"--dump-after={_SIMULATION_LOOP}", sys.executable, __file__,
+                 "--callgrind-child", str(library), "--stdp", str(n), "--stdp-only",
+                 "--duration", str(duration), "--post-rate", str(post_rate), "--only", *names],
+                text=True, check=True, capture_output=True)
+        except (OSError, subprocess.CalledProcessError) as error:
+            raise RuntimeError("counting instructions needs valgrind (with its header "
+                               "valgrind/callgrind.h, Debian's package valgrind) and a C "
+                               f"compiler: {error}\n{getattr(error, 'stderr', '')}") from error
+        events = [int(line.split()[-1]) for line in child.stdout.splitlines()
+                  if line.startswith("events ")]
+        dumps = sorted(Path(tmp).glob("counts.*"), key=lambda path: int(path.suffix[1:]))
+        if len(events) != len(names) or len(dumps) != 2 * len(names):
+            raise RuntimeError(f"callgrind dumped {len(dumps)} counts of {_SIMULATION_LOOP} for "
+                               f"{len(names)} runs of two simulations each")
+        # each run simulates 10 ms to set up, then the measured ``duration``
+        counts = [int(next(line for line in path.read_text().splitlines()
+                           if line.startswith("totals:")).split()[1]) for path in dumps[1::2]]
+    return {name: count / e for name, count, e in zip(names, counts, events)}
+
+
+def _callgrind_child(library: str, n: int, duration: float, post_rate: float,
+                     only: tuple[str, ...]) -> None:
+    """:func:`stdp_instructions`'s runs, under callgrind: the synaptic events of each."""
+    _, nest = import_pynn_nest()
+    ctypes.CDLL(library).start_instrumentation()
+    for rule in _stdp_synapses(only).values():
+        _, events = stdp_seconds(nest, rule, n, 1, 0.5, duration, post_rate)
+        print(f"events {events}", flush=True)
 
 
 def weight_microseconds(columns: int) -> dict[str, float]:
@@ -244,11 +323,30 @@ def main() -> None:
     ap.add_argument("--post-rate", type=float, default=5.0,
                     help="Hz of each cell in the STDP comparison")
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--duration", type=float, default=5000.0,
+                    help="ms of model time of each run of the STDP comparison")
+    ap.add_argument("--instructions", action="store_true",
+                    help="STDP comparison: instructions per synaptic event (valgrind's "
+                         "callgrind, 1 thread, one run each), not nanoseconds")
+    ap.add_argument("--callgrind-child", help=argparse.SUPPRESS)
+    ap.add_argument("--only", nargs="+", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.callgrind_child:
+        _callgrind_child(args.callgrind_child, args.stdp[0], args.duration, args.post_rate,
+                         tuple(args.only))
+        return
+    if args.instructions:
+        for n in args.stdp:
+            counts = stdp_instructions(n, args.duration, args.post_rate)
+            static = counts["static_synapse"]
+            print(f"input synapses, N={n}, cells at {args.post_rate:g} Hz, {args.duration:g} ms: "
+                  "instructions per synaptic event (beyond a static synapse's): "
+                  + ", ".join(f"{k} {v:.1f} ({v - static:+.1f})" for k, v in counts.items()))
+        return
     _, nest = import_pynn_nest()
     for n in args.stdp:
         costs = stdp_nanoseconds(nest, n, args.threads, args.timestep, args.repeats,
-                                 args.post_rate)
+                                 args.post_rate, args.duration)
         static = costs["static_synapse"]
         print(f"input synapses, N={n}, cells at {args.post_rate:g} Hz, {args.threads} "
               f"thread(s), fastest of {args.repeats}: ns per synaptic event (beyond a static "
