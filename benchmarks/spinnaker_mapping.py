@@ -75,7 +75,7 @@ def measure_layer(layer: int, images: np.ndarray, output: bool = False) -> dict:
     kernel = rng.uniform(p.weight_min, p.weight_max, (fan_in, k))
     delays = diehl_cook.input_delays(params, fan_in, rng)[:, :k]
     if layer == 1:
-        inputs = patches.pad(images.reshape(-1, 28, 28), hierarchy.geometry.padding)
+        inputs = patches.image_inputs(hierarchy, images.reshape(-1, 28, 28))
     else:
         inputs = rng.integers(0, 256, (len(images), n_inputs)) \
             * (rng.random((len(images), n_inputs)) < 0.2)

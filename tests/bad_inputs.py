@@ -205,6 +205,10 @@ def _other_metrics_kept(tmp: Path) -> None:
     assert (tmp / "other" / "metrics.json").read_text() == '{"accuracy": 0.9}'
 
 
+def _no_run_saved(tmp: Path) -> None:
+    assert not (tmp / "p" / "parameters.json").exists(), "refused values were saved as a run"
+
+
 def _hierarchy_run_older_than_input_total(tmp: Path) -> None:
     """A patch-hierarchy run directory saved before ``layer3.input_total`` existed."""
     values = load_defaults("patches").values()
@@ -477,6 +481,9 @@ CASES = [
          prepare=lambda tmp: write_run(tmp / "run", model="patch_hierarchy")),
     Case("a damaged checkpoint file", "evaluate TMP/run", 2, "it is damaged",
          prepare=_truncate_weights),
+    Case("ON/OFF inputs whose surround is no wider than their centre",
+         "patches TMP/p --set encoding.channels=on_off --set encoding.dog_surround=1", 2,
+         "must be larger than encoding.dog_center", after=_no_run_saved),
     Case("a patch-hierarchy run saved before a parameter it now has existed",
          "patches TMP/p", 2, "lacks layer3.input_total (saved by an older version)",
          prepare=_hierarchy_run_older_than_input_total),

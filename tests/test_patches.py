@@ -91,6 +91,47 @@ def test_a_geometry_that_does_not_tile_the_image_is_refused():
         patches.grids(load_parameters("patches", None, ["geometry.block_stride=3"]))
 
 
+def test_on_off_channels_are_the_two_signs_of_a_difference_of_gaussians():
+    from spiking_mnist.inputs import encoding
+    dot = np.zeros((2, 15, 15))
+    dot[0, 7, 7] = 255.0                      # a bright dot; the second image is blank
+    both = encoding.on_off(dot, 1.0, 2.0)
+    assert both.shape == (2, 2, 15, 15)
+    on, off = both[0]
+    assert on[7, 7] == 255.0 and off[7, 7] == 0.0           # the centre is ON
+    assert off[7, 10] > 0.0 and on[7, 10] == 0.0            # the surround ring is OFF
+    assert ((on == 0) | (off == 0)).all() and both.min() >= 0.0
+    assert not both[1].any()                               # no contrast: silent
+    blurred = encoding.gaussian_blur(dot[:1], 2.0)
+    assert blurred.sum() == pytest.approx(255.0)           # a normalised kernel
+    assert blurred[0, 7, 7] == blurred.max() and blurred[0, 7, 5] == blurred[0, 5, 7]
+
+
+def test_on_off_layer1_patches_read_both_channels_at_the_same_place():
+    params = load_parameters("patches", None, ["encoding.channels=on_off"])
+    receptive = patches.receptive_inputs(params, 1)
+    side = patches.grids(params)[0].input_side
+    assert patches.layer_inputs(params, 1) == 2 * side ** 2
+    assert receptive.shape == (36, 50)
+    np.testing.assert_array_equal(receptive[:, 25:], receptive[:, :25] + side ** 2)
+    np.testing.assert_array_equal(receptive[:, :25],
+                                  patches.receptive_inputs(load_parameters("patches"), 1))
+    images = np.zeros((3, 28, 28), dtype=np.uint8)
+    images[:, 10:18, 12:15] = 255
+    inputs = patches.image_inputs(params, images)
+    assert inputs.shape == (3, 2 * side ** 2)
+    on, off = inputs[0, :side ** 2].reshape(side, side), inputs[0, side ** 2:].reshape(side, side)
+    bar = np.zeros((side, side), dtype=bool)
+    bar[1 + 10:1 + 18, 1 + 12:1 + 15] = True                      # padded by 1
+    assert on.max() == 255.0 and bar[np.unravel_index(on.argmax(), on.shape)]
+    assert not off[bar].any() and off[1 + 14, 1 + 11] > 0   # OFF beside the bar
+    assert patches.synapse_counts(params)["layer1"] \
+        == patches.synapse_counts(load_parameters("patches"))["layer1"] + 36 * 25 * 100
+    with pytest.raises(ConfigError, match="dog_surround.*must be larger"):
+        patches.channels(load_parameters("patches", None, ["encoding.channels=on_off",
+                                                           "encoding.dog_surround=1"]))
+
+
 def test_default_network_has_fewer_than_500000_synapses():
     counts = patches.synapse_counts(load_parameters("patches"))
     assert counts["total"] < 500_000
@@ -334,8 +375,11 @@ def test_a_run_saved_without_a_newer_readout_value_takes_its_default(tiny_run, t
     values = json.loads((tiny_run / "parameters.json").read_text())
     del values["readout"]["scaling"]        # the readout is fitted anew on the codes
     del values["output"]                    # saved before there was an output layer
+    for key in ("channels", "dog_center", "dog_surround"):
+        del values["encoding"][key]         # saved before ON/OFF inputs: intensity
     (older / "parameters.json").write_text(json.dumps(values))
     assert parameters_of(older).readout.scaling == "full_scale"
+    assert parameters_of(older).encoding.channels == "intensity"
     assert parameters_of(older).output.tau_m == load_parameters("patches").output.tau_m
 
 
@@ -367,6 +411,25 @@ def test_layer2_fields_compose_kernels_where_their_patches_lie():
     weights[3 * 2 + 0, 0] = 2.0              # from kernel 0 of the block's bottom-right node
     field = composed_fields(kernels, weights, params).reshape(10, 10)
     assert field[5, 5] == 2.0 and field.sum() == 2.0
+
+
+def test_on_off_kernels_are_drawn_on_over_off_and_composed_as_on_minus_off():
+    from spiking_mnist.analysis.patches import pixel_kernels
+    params = load_parameters("patches", None, ["encoding.channels=on_off"])
+    kernels = np.arange(100.0).reshape(50, 2)
+    np.testing.assert_array_equal(pixel_kernels(kernels, params), kernels[:25] - kernels[25:])
+    np.testing.assert_array_equal(pixel_kernels(kernels[:25], load_parameters("patches")),
+                                  kernels[:25])
+
+
+def test_on_off_layer1_learns_from_patches_with_ink_in_either_channel():
+    from spiking_mnist.runners.hierarchy import layer1_data
+    params = load_parameters("patches", None, ["encoding.channels=on_off"])
+    on_off, pixels = layer1_data(params), layer1_data(load_parameters("patches"))
+    assert on_off.images.shape[1:] == (10, 5)               # the ON patch above the OFF one
+    assert (on_off.images.reshape(len(on_off), -1).max(axis=1) > 0).all()
+    assert len(on_off) > len(pixels)      # contrast reaches a little beyond the strokes
+    assert set(np.unique(on_off.labels)) == set(range(10))
 
 
 def test_the_classifier_maps_on_one_board_and_its_quantised_twin_runs_on_nest(

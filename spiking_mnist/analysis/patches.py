@@ -23,10 +23,18 @@ def is_hierarchy(run_dir: Path) -> bool:
     return (Path(run_dir) / PARAMETERS).exists()
 
 
+def pixel_kernels(kernels: np.ndarray, params) -> np.ndarray:
+    """Layer 1's kernels (inputs of a patch, k) as pixels of a patch: themselves, or with ON
+    and OFF channels (``encoding.channels = "on_off"``) the ON weights minus the OFF ones."""
+    by_channel = kernels.reshape(patches.channels(params), params.geometry.patch ** 2, -1)
+    return by_channel[0] - by_channel[1] if len(by_channel) == 2 else by_channel[0]
+
+
 def composed_fields(kernels: np.ndarray, weights: np.ndarray, params) -> np.ndarray:
     """Each layer-2 neuron's field in pixel space, (pixels of a block, k'): the weights from
-    each layer-1 node of its block times that node's kernels, placed where the node's patch
-    lies (overlapping patches add up)."""
+    each layer-1 node of its block times that node's kernels (in pixels,
+    :func:`pixel_kernels`), placed where the node's patch lies (overlapping patches add
+    up)."""
     g = params.geometry
     k = kernels.shape[1]
     span = (g.block - 1) * g.stride + g.patch
@@ -41,8 +49,9 @@ def composed_fields(kernels: np.ndarray, weights: np.ndarray, params) -> np.ndar
 
 def output_fields(kernels: np.ndarray, weights: np.ndarray, params) -> np.ndarray:
     """Each output cell's weights in pixel space, (padded side, padded side, cells): its
-    weights from every layer-1 neuron times that neuron's kernel, placed where the neuron's
-    patch lies (overlapping patches add up)."""
+    weights from every layer-1 neuron times that neuron's kernel (in pixels,
+    :func:`pixel_kernels`), placed where the neuron's patch lies (overlapping patches add
+    up)."""
     first, _ = patches.grids(params)
     g, k = params.geometry, kernels.shape[1]
     out = np.zeros((first.input_side, first.input_side, weights.shape[1]))
@@ -124,8 +133,11 @@ def analyse(run_dir: str | Path, out_dir: str | Path | None = None, example: int
         raise checkpoint.CheckpointError(f"{run_dir} has no trained layer 1 yet; run "
                                          f"`spiking-mnist patches {run_dir}`")
     kernels = checkpoint.load(layer1).weights
-    fig = figures.receptive_fields(kernels, (g.patch, g.patch))
-    fig.axes[0].set_title(f"layer 1: the {kernels.shape[1]} kernels ({g.patch}x{g.patch})")
+    rows = patches.channels(params) * g.patch
+    fig = figures.receptive_fields(kernels, (rows, g.patch))
+    fig.axes[0].set_title(f"layer 1: the {kernels.shape[1]} kernels ({g.patch}x{g.patch}"
+                          + (", ON above OFF)" if rows > g.patch else ")"))
+    kernels = pixel_kernels(kernels, params)
     drawn["kernels"] = figures.save(fig, out / "layer1-kernels.png").name
     if checkpoint.checkpoint_dir(run_dir / "layer2").exists():
         fields = composed_fields(kernels, checkpoint.load(run_dir / "layer2").weights, params)

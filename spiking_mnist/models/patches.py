@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..inputs import encoding
 from . import diehl_cook
 from .parameters import ConfigError, Parameters, load_defaults
 
@@ -73,10 +74,35 @@ def pad(images: np.ndarray, padding: int) -> np.ndarray:
     return padded.reshape(len(images), -1)
 
 
+def channels(params: Parameters) -> int:
+    """Channels layer 1 reads of an image (``encoding.channels``): 1, or 2 for ON and OFF."""
+    e = params.encoding
+    if e.channels == "intensity":
+        return 1
+    if e.dog_surround <= e.dog_center:
+        raise ConfigError(f"encoding.dog_surround ({e.dog_surround} pixels) must be larger "
+                          f"than encoding.dog_center ({e.dog_center} pixels), the surround of "
+                          "an ON centre being the wider Gaussian: raise dog_surround or "
+                          "lower dog_center")
+    return 2
+
+
+def image_inputs(params: Parameters, images: np.ndarray) -> np.ndarray:
+    """The inputs of layer 1's coding network for ``images`` (n, side, side; 0..255): each
+    channel (:func:`channels`) padded with ``geometry.padding`` zeros on every side and
+    flattened, the channels one after the other, one row per image."""
+    if channels(params) == 1:
+        return pad(images, params.geometry.padding)
+    e = params.encoding
+    both = encoding.on_off(images, e.dog_center, e.dog_surround)
+    return np.concatenate([pad(both[:, c], params.geometry.padding) for c in range(2)],
+                          axis=1)
+
+
 def layer_inputs(params: Parameters, layer: int) -> int:
     """Inputs of the coding network of ``layer`` (all positions together)."""
     if layer == 1:
-        return grids(params)[0].input_side ** 2
+        return channels(params) * grids(params)[0].input_side ** 2
     if layer == 2:
         return code_size(params, 1)
     return sum(code_size(params, below) for below in layer3_sources(params))
@@ -99,7 +125,9 @@ def receptive_inputs(params: Parameters, layer: int) -> np.ndarray:
     copy), in the order of the learning network's inputs. Layer 3 has one copy."""
     first, second = grids(params)
     if layer == 1:
-        return first.cells()
+        cells = first.cells()           # each channel's patch, the channels side by side
+        return np.concatenate([cells + c * first.input_side ** 2
+                               for c in range(channels(params))], axis=1)
     if layer == 2:
         k = params.layer1.n_excitatory
         nodes = second.cells()                       # (blocks, block**2) layer-1 nodes

@@ -25,6 +25,8 @@ SPLITS = {"train": "label", "validation": "validation", "test": "test"}   # spli
 PARAMETERS = "parameters.json"
 #: sections a started run takes new values of: they change only what is read from the codes
 CHANGEABLE = ("readout", "output")
+#: parameters newer than some saved runs, with the value every run saved before them had
+ADDED_SINCE = {"encoding": {"channels": "intensity", "dog_center": 1.0, "dog_surround": 2.0}}
 
 
 def parameters_of(run_dir: Path, params=None):
@@ -43,6 +45,9 @@ def parameters_of(run_dir: Path, params=None):
         stored = files.read_json(path)
     except ValueError as err:
         return _redo_parameters(Path(run_dir), params, err)
+    for section, entries in ADDED_SINCE.items():
+        for key, value in entries.items():
+            stored.setdefault(section, {}).setdefault(key, value)
     defaults = load_defaults(patches.MODEL)
     missing = [f"{s}.{k}" for s, entries in defaults.values().items() for k in entries
                if k not in stored.get(s, {}) and s not in CHANGEABLE]   # readouts: defaults

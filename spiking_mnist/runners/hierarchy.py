@@ -60,22 +60,23 @@ def _stopped(message: str, stop: StopOnInterrupt) -> Stopped:
 
 
 def layer1_data(params, data_dir=None) -> mnist.Split:
-    """All patches with ink of the training split (padded images), with their digit labels."""
+    """All patches with ink (any input above 0) of the training split (padded images, each
+    channel's patch above the next), with their digit labels."""
     train, _ = mnist.train_validation_split(
         mnist.load("train", data_dir), params.training.validation, params.simulation.seed)
-    first, _ = patches.grids(params)
-    cut = patches.pad(train.images, params.geometry.padding)[:, first.cells()]
+    receptive = patches.receptive_inputs(params, 1)
+    cut = patches.image_inputs(params, train.images)[:, receptive]
     inked = cut.max(axis=2) > 0
     side = params.geometry.patch
-    return mnist.Split(cut[inked].reshape(-1, side, side),
-                       np.repeat(train.labels, first.nodes)[inked.ravel()])
+    return mnist.Split(cut[inked].reshape(-1, patches.channels(params) * side, side),
+                       np.repeat(train.labels, len(receptive))[inked.ravel()])
 
 
 def coding_inputs(run_dir: Path, params, layer: int, split: str, images: mnist.Split,
                   rows: slice) -> np.ndarray:
     """The inputs of ``layer``'s coding network for ``images[rows]``, one row per image."""
     if layer == 1:
-        return patches.pad(images.images[rows], params.geometry.padding)
+        return patches.image_inputs(params, images.images[rows])
     sources = (1,) if layer == 2 else patches.layer3_sources(params)
     compression = params.layer3.input_compression if layer == 3 else "linear"
     inputs = np.concatenate([patches.as_input(load_codes(run_dir, below, split)[0][rows],
@@ -307,8 +308,10 @@ def run(run_dir: Path, params=None, backend_name: str = "nest", data_dir=None,
 def _run(run_dir: Path, params, backend_name: str, data_dir, progress: bool,
          budget: float | None) -> dict:
     """:func:`run`, holding the run directory's lock."""
+    if params is not None:      # refused before a new run saves them
+        patches.grids(params)
+        patches.channels(params)
     params = parameters_of(run_dir, params)
-    patches.grids(params)
     deadline = time.monotonic() + (float("inf") if budget is None else budget)
     splits = [s for s in SPLITS if getattr(params.readout, f"{s}_examples") > 0]
     with StopOnInterrupt("part") as stop:
