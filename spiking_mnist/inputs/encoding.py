@@ -100,9 +100,9 @@ def on_off(images: np.ndarray, center: float, surround: float) -> np.ndarray:
     ``surround`` sigma, in pixels), its positive part (ON: brighter than the surround) and
     negative part (OFF: darker), each image's scaled so that its strongest response is 255
     and rounded to whole intensities, as in an 8-bit image (the Gaussians' faint tails
-    vanish). Returns (n, 2, rows, cols), float64 in 0..255; an image with no contrast is
-    silent."""
+    vanish). Returns (n, 2, rows, cols), uint8 like the images; an image with no contrast
+    is silent."""
     dog = gaussian_blur(images, center) - gaussian_blur(images, surround)
     peak = np.abs(dog).max(axis=(1, 2), keepdims=True)
     dog = np.round(dog * (255.0 / np.where(peak > 0, peak, 1.0)))
-    return np.stack([np.clip(dog, 0.0, 255.0), np.clip(-dog, 0.0, 255.0)], axis=1)
+    return np.stack([np.clip(dog, 0, 255), np.clip(-dog, 0, 255)], axis=1).astype(np.uint8)
