@@ -4,14 +4,16 @@ Steps, each done once and kept in the run directory, so a run stopped anywhere r
 
 1. ``layer1/``: a D&C run (:func:`~spiking_mnist.runners.train.train`) on 5x5 patches with
    ink, from all positions of the training images;
-2. ``codes/layer1-<split>-<part>.npz``: spike counts of the 36 frozen copies for the coded
-   training, validation and test images (``readout.*_examples``);
-3. ``layer2/`` on the 2x2 blocks of the training codes, then its codes; ``layer3/`` likewise;
-4. ``output/``: the spiking readout: output cells (:mod:`~spiking_mnist.models.output_layer`)
+2. ``codes/layer1-train-<part>.npz``: spike counts of the 36 frozen copies for the coded
+   training images (``readout.train_examples``);
+3. ``output/``: the spiking readout: output cells (:mod:`~spiking_mnist.models.output_layer`)
    whose weights are learnt from the layer-1 training codes, each way of
    :data:`~spiking_mnist.models.output_layer.METHODS` (``weights-<method>.npz``), added to
-   the layer-1 coding network, which codes the validation and test images again with them
-   (``<split>-<part>.npz``: their spike counts);
+   the layer-1 coding network, which codes the validation and test images with them: the
+   output cells' spike counts (``<split>-<part>.npz``) and, where missing, the layer-1
+   codes (``codes/layer1-<split>-<part>.npz``) come from the same simulation, as the output
+   cells do not act back on layer 1. It reads layer 1 alone, so it comes before layer 2;
+4. ``layer2/`` on the 2x2 blocks of the training codes, then its codes; ``layer3/`` likewise;
 5. ``metrics.json``: the readouts (:mod:`~spiking_mnist.models.readout`), offline and spiking.
 
 Codes pass to the layer above as Poisson rates (:func:`~spiking_mnist.models.patches.as_input`);
@@ -153,10 +155,8 @@ def code(run_dir: Path, params, layer: int, split: str, backend_name: str, data_
     for start in range(0, len(images), part):
         path = out / f"layer{layer}-{split}-{start // part:04d}.npz"
         rows = slice(start, min(start + part, len(images)))
-        if path.exists():
-            coded = read_part(path)
-            if coded is not None and len(coded["labels"]) == rows.stop - rows.start:
-                continue
+        if _complete(path, rows):
+            continue
         if time.monotonic() > deadline or stop.requested:
             raise _stopped(f"layer {layer} coded {start} of {len(images)} {split} images",
                            stop)
@@ -259,15 +259,23 @@ def output_weights(run_dir: Path, params) -> dict[str, output_layer.OutputWeight
 
 def code_output(run_dir: Path, params, split: str, outputs: dict, backend_name: str,
                 data_dir, progress: bool, deadline: float, stop: StopOnInterrupt,
-                into: str = OUTPUT, weights: np.ndarray | None = None, lp=None) -> None:
-    """Code the images of ``split`` again with the layer-1 copies, the output cells of
-    ``outputs`` added to their network, a part at a time, into ``run_dir/into``; keep the
-    output cells' counts and whether each image's layer-1 code is the stored one.
-    ``weights`` and ``lp``: as :func:`coding_network`'s."""
+                into: str = OUTPUT, weights: np.ndarray | None = None, lp=None,
+                keep_codes: bool = False) -> None:
+    """Code the images of ``split`` with the layer-1 copies, the output cells of ``outputs``
+    added to their network, a part at a time, into ``run_dir/into``; keep the output cells'
+    counts and whether each image's layer-1 code is the stored one. With ``keep_codes``, a
+    layer-1 part not yet stored is stored from this simulation (its output part then takes
+    no seconds of its own). ``weights`` and ``lp``: as :func:`coding_network`'s; a run
+    coded with other weights needs every layer-1 part stored already.
+
+    Raises
+    ------
+    ConfigError
+        If a layer-1 part is missing and ``keep_codes`` is False.
+    """
     images = images_of(params, split, data_dir)
     part = params.code.part
     lp = lp or patches.layer_parameters(params, 1, coding=True)
-    stored = load_codes(run_dir, 1, split)[0]
     (Path(run_dir) / into).mkdir(exist_ok=True)
 
     def with_output(sim, network):
@@ -275,23 +283,39 @@ def code_output(run_dir: Path, params, split: str, outputs: dict, backend_name: 
     for start in range(0, len(images), part):
         path = Path(run_dir) / into / f"{split}-{start // part:04d}.npz"
         rows = slice(start, min(start + part, len(images)))
-        if path.exists():
-            coded = read_part(path)
-            if coded is not None and len(coded["labels"]) == rows.stop - rows.start:
-                continue
+        if _complete(path, rows):
+            continue
+        code_path = Path(run_dir) / "codes" / f"layer1-{split}-{start // part:04d}.npz"
+        stored = read_part(code_path) if _complete(code_path, rows) else None
+        if stored is None and not keep_codes:
+            raise ConfigError(f"{code_path} is missing: finish the run first "
+                              f"(`spiking-mnist patches {run_dir}`)")
         if time.monotonic() > deadline or stop.requested:
             raise _stopped(f"the output layer ({into}/) coded {start} of {len(images)} "
                            f"{split} images", stop)
         inputs = coding_inputs(run_dir, params, 1, split, images, rows)
         counter = OutputCounter(lp, rows.stop - rows.start, start)
         began = time.perf_counter()
-        code1, _ = responses(coding_network(run_dir, params, 1, backend_name, with_output,
-                                            weights, lp),
-                             mnist.Split(inputs, images.labels[rows]), SPLITS[split], lp,
-                             progress, recorder=counter, first=start)
+        code1, input_spikes = responses(
+            coding_network(run_dir, params, 1, backend_name, with_output, weights, lp),
+            mnist.Split(inputs, images.labels[rows]), SPLITS[split], lp, progress,
+            recorder=counter, first=start)
+        seconds = time.perf_counter() - began
+        if stored is None:
+            code_path.parent.mkdir(exist_ok=True)
+            files.write_npz(code_path, counts=code1, labels=images.labels[rows],
+                            seconds=seconds, input_spikes=input_spikes)
+            stored, seconds = {"counts": code1}, 0.0
         files.write_npz(path, counts=counter.counts, labels=images.labels[rows],
-                        same_code=(code1 == stored[rows]).all(axis=1),
-                        seconds=time.perf_counter() - began)
+                        same_code=(code1 == stored["counts"]).all(axis=1), seconds=seconds)
+
+
+def _complete(path: Path, rows: slice) -> bool:
+    """Whether the part at ``path`` exists, reads and holds the images of ``rows``."""
+    if not path.exists():
+        return False
+    coded = read_part(path)
+    return coded is not None and len(coded["labels"]) == rows.stop - rows.start
 
 
 def run(run_dir: Path, params=None, backend_name: str = "nest", data_dir=None,
@@ -314,16 +338,19 @@ def _run(run_dir: Path, params, backend_name: str, data_dir, progress: bool,
     params = parameters_of(run_dir, params)
     deadline = time.monotonic() + (float("inf") if budget is None else budget)
     splits = [s for s in SPLITS if getattr(params.readout, f"{s}_examples") > 0]
+    held_out = [s for s in splits if s != "train"]
     with StopOnInterrupt("part") as stop:
-        for layer in patches.LAYERS:
+        learn(run_dir, params, 1, backend_name, data_dir, progress, deadline, stop)
+        code(run_dir, params, 1, "train", backend_name, data_dir, progress, deadline, stop)
+        outputs = output_weights(run_dir, params)
+        for split in held_out:   # the layer-1 codes of these images with them
+            code_output(run_dir, params, split, outputs, backend_name, data_dir, progress,
+                        deadline, stop, keep_codes=True)
+        for layer in patches.LAYERS[1:]:
             learn(run_dir, params, layer, backend_name, data_dir, progress, deadline, stop)
             for split in splits:
                 code(run_dir, params, layer, split, backend_name, data_dir, progress,
                      deadline, stop)
-        outputs = output_weights(run_dir, params)
-        for split in (s for s in splits if s != "train"):
-            code_output(run_dir, params, split, outputs, backend_name, data_dir, progress,
-                        deadline, stop)
     metrics = readout.score(run_dir, params, splits, load_codes)
     metrics["spiking"] = readout.score_spiking(run_dir, params, splits, load_codes,
                                                load_output)
@@ -336,7 +363,8 @@ def _run(run_dir: Path, params, backend_name: str, data_dir, progress: bool,
 
 def timings(run_dir: Path) -> dict:
     """Seconds spent per layer: learning, and coding per split (simulator time); and coding
-    again with the output cells."""
+    again with the output cells (0 for the parts coded with layer 1's own codes, whose
+    seconds are layer 1's)."""
     out = {}
     for layer in patches.LAYERS:
         ckpt = checkpoint.load(run_dir / f"layer{layer}")
