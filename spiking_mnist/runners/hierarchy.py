@@ -155,7 +155,7 @@ def code(run_dir: Path, params, layer: int, split: str, backend_name: str, data_
     for start in range(0, len(images), part):
         path = out / f"layer{layer}-{split}-{start // part:04d}.npz"
         rows = slice(start, min(start + part, len(images)))
-        if _complete(path, rows):
+        if _complete(path, rows) is not None:
             continue
         if time.monotonic() > deadline or stop.requested:
             raise _stopped(f"layer {layer} coded {start} of {len(images)} {split} images",
@@ -283,10 +283,10 @@ def code_output(run_dir: Path, params, split: str, outputs: dict, backend_name: 
     for start in range(0, len(images), part):
         path = Path(run_dir) / into / f"{split}-{start // part:04d}.npz"
         rows = slice(start, min(start + part, len(images)))
-        if _complete(path, rows):
+        if _complete(path, rows) is not None:
             continue
         code_path = Path(run_dir) / "codes" / f"layer1-{split}-{start // part:04d}.npz"
-        stored = read_part(code_path) if _complete(code_path, rows) else None
+        stored = _complete(code_path, rows)
         if stored is None and not keep_codes:
             raise ConfigError(f"{code_path} is missing: finish the run first "
                               f"(`spiking-mnist patches {run_dir}`)")
@@ -310,12 +310,12 @@ def code_output(run_dir: Path, params, split: str, outputs: dict, backend_name: 
                         same_code=(code1 == stored["counts"]).all(axis=1), seconds=seconds)
 
 
-def _complete(path: Path, rows: slice) -> bool:
-    """Whether the part at ``path`` exists, reads and holds the images of ``rows``."""
-    if not path.exists():
-        return False
-    coded = read_part(path)
-    return coded is not None and len(coded["labels"]) == rows.stop - rows.start
+def _complete(path: Path, rows: slice) -> dict[str, np.ndarray] | None:
+    """The arrays of the part at ``path`` if it exists, reads and holds the images of
+    ``rows``, else None."""
+    coded = read_part(path) if path.exists() else None
+    return coded if coded is not None and len(coded["labels"]) == rows.stop - rows.start \
+        else None
 
 
 def run(run_dir: Path, params=None, backend_name: str = "nest", data_dir=None,
