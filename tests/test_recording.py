@@ -97,7 +97,10 @@ def untrained_run(tmp_path_factory):
 
 @pytest.mark.parametrize("fmt", ["nix", "pickle"])
 def test_test_recording_matches_counts_and_labels(untrained_run, fmt):
-    plan = RecordingPlan(populations=("input", "excitatory", "inhibitory"),
+    # NIX writes each spike train as an object of its own (slow): its run records the
+    # input's 784 trains only in the pickle run, which checks them against the encoder
+    inputs = ("input",) if fmt == "pickle" else ()
+    plan = RecordingPlan(populations=inputs + ("excitatory", "inhibitory"),
                          variables=("spikes", "v", "theta"), examples=ExampleSelection.parse("0-4"),
                          neurons=(0, 3), format=fmt, chunk=3)
     evaluate(untrained_run, "test", examples=6, label_examples=4, progress=False,
@@ -125,8 +128,11 @@ def test_test_recording_matches_counts_and_labels(untrained_run, fmt):
             rates_hz(images[k], enc.rate_per_intensity, example["intensity"]),
             enc.presentation, params.simulation.timestep,
             spike_rng(params.simulation.seed, "test", k, example["showing"] - 1))
-        got = example["counts"]["input"]
-        assert {str(i): t.size for i, t in enumerate(expected) if t.size} == got
+        if inputs:
+            got = example["counts"]["input"]
+            assert {str(i): t.size for i, t in enumerate(expected) if t.size} == got
+        else:
+            assert "input" not in example["counts"]
 
 
 def test_training_records_every_nth_example_with_theta(tmp_path):
