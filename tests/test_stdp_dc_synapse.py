@@ -480,6 +480,7 @@ def _nest_costs():
     return module
 
 
+@pytest.mark.slow    # 90 s: four NEST simulations under callgrind
 @pytest.mark.skipif(shutil.which("valgrind") is None,
                     reason="counting instructions needs valgrind (Debian's package valgrind)")
 def test_it_executes_fewer_instructions_per_event_than_stdp_triplet_synapse():
