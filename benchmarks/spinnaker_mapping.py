@@ -7,7 +7,7 @@ nothing executes. With ``--hierarchy``, the frozen copies of each layer of the p
 hierarchy (``spiking_mnist/models/patches.toml`` under the variant's constraints) are mapped the same way:
 layer 1 on padded MNIST images, layers 2 and 3 on made-up codes (a fifth of the inputs
 active), with kernels drawn in D&C's initial weight range (what is mapped does not depend on
-learnt values), then layer 1 again with the spiking readout's output cells. Prints a
+learnt values), then layer 1 again with the spiking readout's hidden and output cells. Prints a
 Markdown table; run it with no other heavy job on the machine:
 
     python benchmarks/spinnaker_mapping.py --neurons 100 400 1600 --examples 100
@@ -85,6 +85,11 @@ def measure_layer(layer: int, images: np.ndarray, output: bool = False) -> dict:
         outputs = {m: output_layer.OutputWeights(rng.normal(0.0, 0.05, (coded, 10)),
                                                  rng.uniform(-20.0, 60.0, 10))
                    for m in output_layer.METHODS}
+        cells = hierarchy.output.hidden_cells
+        outputs["hidden"] = output_layer.OutputWeights(
+            rng.normal(0.0, 0.3, (cells, 10)), rng.uniform(-20.0, 60.0, 10),
+            output_layer.OutputWeights(rng.normal(0.0, 0.5, (coded, cells)),
+                                       rng.uniform(0.0, 30.0, cells)))
 
         def extend(sim, network):
             return output_layer.build(sim, hierarchy, network, outputs)
@@ -92,7 +97,8 @@ def measure_layer(layer: int, images: np.ndarray, output: bool = False) -> dict:
                  patches.copied(delays, receptive, n_inputs), plastic=False,
                  masks=patches.coding_masks(receptive, n_inputs, k, params.network.inhibitory),
                  extend=extend)
-    cells = f" + {10 * len(output_layer.METHODS)} output cells" if output else ""
+    cells = f" + {hierarchy.output.hidden_cells} hidden and " \
+        f"{10 * len(output_layer.METHODS)} output cells" if output else ""
     return out | {"n": f"hierarchy layer {layer}: {len(receptive)} x {k}{cells}"}
 
 

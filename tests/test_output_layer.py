@@ -1,10 +1,11 @@
 """The spiking output layer's weights, without a simulator: the linear readout mapped onto
 signed synapses keeps its decision in the rate approximation, surrogate-gradient training
-learns separable counts, and the units of the mapping."""
+learns separable counts, the hidden cells' rate approximation and their training, and the
+units of the mapping."""
 import numpy as np
 import pytest
 
-from spiking_mnist.models import output_layer, output_training, readout
+from spiking_mnist.models import hidden_training, output_layer, output_training, readout
 from spiking_mnist.models.parameters import load_parameters
 
 
@@ -106,6 +107,13 @@ def test_the_connection_lists_hold_the_non_zero_weights_of_each_method():
     outputs = {m: output_layer.OutputWeights(weights, np.zeros(2))
                for m in output_layer.METHODS}
     assert output_layer.synapse_count(outputs) == 2 * len(output_layer.METHODS)
+    rows = output_layer.connection_list(positive, 2.0, 1.0, first_output=10, first_input=3)
+    np.testing.assert_array_equal(rows, [[3, 10, 1.0, 1.0]])
+    # through 3 hidden cells: their synapses count too
+    outputs["hidden"] = output_layer.OutputWeights(np.ones((3, 2)), np.zeros(2),
+                                                   output_layer.OutputWeights(
+                                                       np.eye(2, 3), np.zeros(3)))
+    assert output_layer.synapse_count(outputs) == 2 * 2 + 6 + 2
 
 
 def test_the_largest_input_a_step_brings_sums_the_weights_of_the_neurons_that_spiked(params):
@@ -113,13 +121,88 @@ def test_the_largest_input_a_step_brings_sums_the_weights_of_the_neurons_that_sp
     the neurons active in an image: per receptor, the largest over images and cells of both
     ways, in nA."""
     weights = np.array([[0.5, -0.25], [0.25, -1.0], [2.0, 0.0]])
+    fire = output_layer.firing_drive(params)
+    # two hidden cells: the first fires on image 0 only (a drive of 3 x fire), the second
+    # never (its drive stays below fire)
+    hidden = output_layer.OutputWeights(np.array([[fire, 0.1], [0.0, 0.1], [0.0, 0.0]]),
+                                        np.zeros(2))
     outputs = {"linear": output_layer.OutputWeights(weights, np.zeros(2)),
-               "surrogate": output_layer.OutputWeights(-0.5 * weights, np.zeros(2))}
+               "surrogate": output_layer.OutputWeights(-0.5 * weights, np.zeros(2)),
+               "hidden": output_layer.OutputWeights(np.array([[0.5, -3.0], [9.0, -9.0]]),
+                                                    np.zeros(2), hidden)}
     counts = np.array([[3, 1, 0], [0, 2, 0], [0, 0, 0]])     # the third neuron never spikes
     largest = output_layer.largest_step_input(counts, outputs, params)
     unit = output_layer.synaptic_current(params)
-    # excitatory: linear cell 0 gets 0.5 + 0.25 from image 0; inhibitory: linear cell 1
-    # gets 0.25 + 1.0 from image 0 (the surrogate's are half of the opposite parts)
-    assert largest == pytest.approx({"excitatory": 0.75 * unit, "inhibitory": 1.25 * unit})
+    # output cells: excitatory: linear cell 0 gets 0.5 + 0.25 from image 0; inhibitory: the
+    # hidden method's cell 1 gets 3 from the one hidden cell that fires (the linear's get
+    # 0.25 + 1.0, the surrogate's half of the opposite parts)
+    assert largest["output"] == pytest.approx({"excitatory": 0.75 * unit,
+                                               "inhibitory": 3.0 * unit})
+    # hidden cells: input neurons 0 and 1 spike together in image 0, hidden cell 0 gets
+    # fire from them, cell 1 0.1 + 0.1
+    assert largest["hidden"] == pytest.approx({"excitatory": fire * unit,
+                                               "inhibitory": 0.0})
     assert output_layer.largest_step_input(np.zeros((0, 3)), outputs, params) == \
-        {"excitatory": 0.0, "inhibitory": 0.0}
+        {p: {"excitatory": 0.0, "inhibitory": 0.0} for p in ("output", "hidden")}
+    del outputs["hidden"]
+    outputs["hidden"] = outputs["linear"]
+    assert set(output_layer.largest_step_input(counts, outputs, params)) == {"output"}
+
+
+def test_the_rate_approximation_counts_the_spikes_of_a_cell_under_a_constant_current(params):
+    """:func:`cell_counts` against the cells simulated in discrete time (the inputs' mean
+    current, no fluctuation): silent below the drive that fires a leaky cell, then within
+    the time step's quantisation of the simulated count (whole steps per spike: within 2.5
+    spikes below 85 Hz, 15 % above) and, averaged over drives, within a spike."""
+    fire = output_layer.firing_drive(params)
+    drives = np.linspace(0.2, 8.0, 400) * fire
+    # one input spike of weight d carries d thresholds over the presentation
+    simulated = output_training.simulate(np.ones((1, 1)), output_layer.OutputWeights(
+        drives[None, :], np.zeros(len(drives))), params)[0]
+    approx, slope = output_layer.cell_counts(drives, params)
+    assert (approx[drives < fire] == 0).all() and (simulated[drives < 0.95 * fire] == 0).all()
+    assert simulated.max() > 80                                   # 250 Hz
+    slow = simulated < 30
+    np.testing.assert_allclose(approx[slow], simulated[slow], atol=2.5)
+    np.testing.assert_allclose(approx[~slow], simulated[~slow], rtol=0.15)
+    for band in (slow, ~slow):
+        assert abs((approx - simulated)[band].mean()) < 1.0
+    # its slope is the derivative; smoothed, it is positive below the threshold too
+    step = 1e-6 * fire
+    numeric = (output_layer.cell_counts(drives + step, params)[0] - approx) / step
+    firing = drives > 1.05 * fire
+    np.testing.assert_allclose(slope[firing], numeric[firing], rtol=1e-3)
+    smooth, smooth_slope = output_layer.cell_counts(drives, params, smoothing=0.05)
+    assert (smooth_slope > 0).all() and (smooth >= approx - 1e-9).all()
+
+
+def test_hidden_cells_learn_separable_counts_and_spike_as_their_rate_approximation(params):
+    """Trained as rate units, 40 hidden cells and their output cells classify held-out
+    counts; the cells simulated in discrete time with the inputs' fluctuations answer as
+    the rate approximation on most images."""
+    train, labels = separable_counts(500)
+    test, test_labels = separable_counts(300, seed=1)
+    quick = params.with_values({"output": {"hidden_cells": 40, "hidden_epochs": 30}}, "test")
+    learnt, losses = hidden_training.train(train, labels, 7.0, quick)
+    assert learnt.hidden.weights.shape == (120, 40) and learnt.weights.shape == (40, 10)
+    assert losses[-1] < 0.5 * losses[0]
+    offline = output_layer.predict(output_layer.rate_drive(test, learnt, quick))
+    assert np.mean(offline == test_labels) > 0.9
+    rng = np.random.default_rng(3)
+    hidden = output_training.simulate(test, learnt.hidden, quick, rng)
+    spiking = output_layer.predict(output_training.simulate(hidden, learnt, quick, rng))
+    assert np.mean(spiking == offline) > 0.9
+    again, _ = hidden_training.train(train, labels, 7.0, quick)
+    np.testing.assert_array_equal(again.hidden.weights, learnt.hidden.weights)
+
+
+def test_output_weights_with_hidden_cells_are_stored_as_named_arrays():
+    rng = np.random.default_rng(0)
+    plain = output_layer.OutputWeights(rng.normal(size=(4, 10)), rng.normal(size=10))
+    assert set(plain.arrays()) == {"weights", "bias"}
+    deep = output_layer.OutputWeights(plain.weights, plain.bias, output_layer.OutputWeights(
+        rng.normal(size=(6, 4)), rng.normal(size=4)))
+    back = output_layer.OutputWeights.from_arrays(deep.arrays())
+    np.testing.assert_array_equal(back.hidden.weights, deep.hidden.weights)
+    np.testing.assert_array_equal(back.bias, deep.bias)
+    assert output_layer.OutputWeights.from_arrays(plain.arrays()).hidden is None

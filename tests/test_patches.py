@@ -317,12 +317,16 @@ def test_the_spiking_readout_runs_on_nest_above_chance_and_answers_as_the_offlin
     assert linear["accuracy"] >= 0.5
     assert linear["agreement"] >= 0.75
     assert spiking["surrogate"]["validation"]["accuracy"] >= 0.3
-    for method in ("linear", "surrogate"):
+    hidden = spiking["hidden"]["validation"]
+    assert hidden["accuracy"] >= 0.5 and hidden["agreement"] >= 0.75
+    assert abs(hidden["accuracy"] - hidden["offline_accuracy"]) <= 0.15
+    for method in ("linear", "surrogate", "hidden"):
         assert spiking[method]["validation"]["silent"] < 0.1
     counts = load_output(tiny_run, "validation")["counts"]
-    assert counts.shape == (100, 20) and (counts.sum(axis=1) > 0).mean() > 0.9
+    assert counts.shape == (100, 30) and (counts.sum(axis=1) > 0).mean() > 0.9
     learnt = load_output_weights(tiny_run)
-    assert set(learnt) == {"linear", "surrogate"}
+    assert set(learnt) == {"linear", "surrogate", "hidden"}
+    assert learnt["hidden"]["hidden_weights"].shape == (36 * 8, 300)
     # both projections carry weights: the signed weights need inhibition
     assert (learnt["linear"]["weights"] < 0).any() and (learnt["linear"]["weights"] > 0).any()
 
@@ -348,7 +352,7 @@ def test_new_output_values_learn_the_output_layer_again_and_keep_the_codes(tiny_
                  "output.surrogate_epochs=1"]) == 0
     assert not np.array_equal(load_output_weights(tiny_run)["surrogate"]["weights"], before)
     assert [f.stat().st_mtime_ns for f in codes] == written
-    assert load_output(tiny_run, "validation")["counts"].shape == (100, 20)
+    assert load_output(tiny_run, "validation")["counts"].shape == (100, 30)
 
 
 def test_learning_moved_every_layers_weights_from_their_initial_values(tiny_run):
@@ -472,14 +476,16 @@ def test_the_classifier_maps_on_one_board_and_its_quantised_twin_runs_on_nest(
     assert result["resources"]["chips"] <= 48
     q = result["quantisation"]
     assert 0 < q["layer1"]["max_abs_of_largest"] < 0.01 and q["layer1"]["zeroed"] == 0
-    for method in ("linear", "surrogate"):
+    for method in ("linear", "surrogate", "hidden"):
         # 16-bit weights: a fraction of a percent of the largest output weight
         assert q[f"output_{method}"]["max_abs"] < 0.01 * q[f"output_{method}"]["largest"]
         twin = result["twin"]["validation"][method]
+        if method == "hidden":
+            assert q["hidden_cells_hidden"]["max_abs"] < 0.01 * q["hidden_cells_hidden"]["largest"]
         assert twin["agreement"] >= 0.8
         assert abs(twin["twin"]["accuracy"] - twin["trained_accuracy"]) <= 0.1
     assert result["twin"]["validation"]["images"] == 100
-    assert load_output(tiny_run, "validation", "board")["counts"].shape == (100, 20)
+    assert load_output(tiny_run, "validation", "board")["counts"].shape == (100, 30)
     assert "board twin on NEST, 100 validation images" in printed
 
 

@@ -162,13 +162,14 @@ def ring_buffer_step(largest: float) -> float:
 
 @pytest.mark.parametrize("sized", [False, True], ids=["estimated", "sized"])
 def test_frozen_layer1_with_its_output_cells_maps_on_one_board(virtual_board, sized):
-    """The layer-1 copies with the spiking readout's output cells (both ways of learning,
-    signed weights split into an excitatory and an inhibitory projection, the bias as a
-    constant current) map on one SpiNN-5 board with exactly the output synapses of
-    models/output_layer and their weights as the board holds them: on sPyNNaker's grid
-    for the input it estimates, or, given the largest input a step brings
+    """The layer-1 copies with the spiking readout's output cells (every way of learning,
+    one through hidden cells; signed weights split into an excitatory and an inhibitory
+    projection, the bias as a constant current) map on one SpiNN-5 board with exactly the
+    output synapses of models/output_layer and their weights as the board holds them: on
+    sPyNNaker's grid for the input it estimates, or, given the largest input a step brings
     (``sized``), on the grid that holds it."""
     from spiking_mnist.models import output_layer
+    from spiking_mnist.runners.hierarchy_board import held_outputs
     params = load_parameters("patches", None, [])
     lp = patches.layer_parameters(params, 1, coding=True).with_values(
         tomllib.loads(VARIANT.read_text()), VARIANT.name)
@@ -178,9 +179,15 @@ def test_frozen_layer1_with_its_output_cells_maps_on_one_board(virtual_board, si
     rng = np.random.default_rng(4)
     kernel = rng.uniform(0.05, 1.0, (receptive.shape[1], k))
     coded = patches.code_size(params, 1)
-    outputs = {m: output_layer.OutputWeights(
-        rng.normal(0.0, 0.05, (coded, 10)) * (rng.random((coded, 10)) < 0.5),
-        rng.uniform(-20.0, 60.0, 10)) for m in output_layer.METHODS}
+
+    def sparse(rows, cols, scale):
+        return rng.normal(0.0, scale, (rows, cols)) * (rng.random((rows, cols)) < 0.5)
+    outputs = {m: output_layer.OutputWeights(sparse(coded, 10, 0.05),
+                                             rng.uniform(-20.0, 60.0, 10))
+               for m in output_layer.METHODS}
+    outputs["hidden"] = output_layer.OutputWeights(
+        sparse(20, 10, 0.3), rng.uniform(-20.0, 60.0, 10),
+        output_layer.OutputWeights(sparse(coded, 20, 0.5), rng.uniform(0.0, 30.0, 20)))
     step_input = output_layer.largest_step_input(rng.poisson(0.05, (50, coded)), outputs,
                                                  params) if sized else None
     backend, _ = open_network(lp, "spinnaker", patches.copied(kernel, receptive, n_inputs),
@@ -193,29 +200,31 @@ def test_frozen_layer1_with_its_output_cells_maps_on_one_board(virtual_board, si
     backend.run(2 * PERIOD)
     mapped = backend._network
     assert backend.resources.boards == 1 and backend.resources.chips <= 48
-    assert mapped.output.size == 10 * len(output_layer.METHODS)
-    wanted = np.concatenate([outputs[m].weights for m in output_layer.METHODS], axis=1) \
-        * output_layer.synaptic_current(params)
-    synapses = 0
-    for projection, part in ((mapped.exc_to_output_excitatory, 0),
-                             (mapped.exc_to_output_inhibitory, 1)):
-        held = np.zeros((coded, mapped.output.size))
-        pairs = projection.get("weight", format="list")
-        synapses += len(pairs)
-        for i, j, w in pairs:
-            held[int(i), int(j)] = abs(w)
-        # 16-bit weights scaled per core for the largest summed input it expects: estimated
-        # (3,600 inputs per cell at sPyNNaker's assumed rate), they round to the nearest
-        # 1/32 nA (1 % of a threshold's charge); sized, to a far finer grid
-        step = 1 / 32
-        if sized:
-            step = ring_buffer_step(step_input[("excitatory", "inhibitory")[part]])
-            assert step < 1 / 256
-        np.testing.assert_allclose(held, output_layer.split(wanted)[part], atol=0.5 * step + 1e-9)
-        assert np.abs(held - output_layer.split(wanted)[part]).max() > 0.25 * step
+    assert mapped.output.size == 10 * len(output_layer.METHODS) and mapped.hidden.size == 20
+    held = held_outputs(mapped, outputs, params, coded)
+    synapses = sum(len(getattr(mapped, f"{p}_{r}").get("weight", format="list"))
+                   for p in ("exc_to_output", "exc_to_hidden", "hidden_to_output")
+                   for r in ("excitatory", "inhibitory"))
     assert synapses == output_layer.synapse_count(outputs)
-    np.testing.assert_allclose(
-        mapped.output.get("i_offset"),
-        output_layer.bias_current(params, np.concatenate([outputs[m].bias
-                                                          for m in output_layer.METHODS])))
+    unit = output_layer.synaptic_current(params)
+    for m in output_layer.METHODS:
+        pairs = [("output", outputs[m], held[m])]
+        if m == "hidden":
+            pairs.append(("hidden", outputs[m].hidden, held[m].hidden))
+        for population, trained, board in pairs:
+            for part, receptor in enumerate(("excitatory", "inhibitory")):
+                # 16-bit weights scaled per core for the largest summed input it expects:
+                # estimated (3,600 inputs per cell at sPyNNaker's assumed rate), the output
+                # weights round to the nearest 1/32 nA (1 % of a threshold's charge), the
+                # hidden cells' larger ones to 1/4 nA; sized, to the grid that holds the
+                # largest step input
+                wanted = output_layer.split(trained.weights)[part] * unit
+                got = output_layer.split(board.weights)[part] * unit
+                step = {"output": 1 / 32, "hidden": 1 / 4}[population]
+                if sized:
+                    step = ring_buffer_step(step_input[population][receptor])
+                    assert step < 1 / 64
+                np.testing.assert_allclose(got, wanted, atol=0.5 * step + 1e-9)
+                assert np.abs(got - wanted).max() > 0.25 * step
+            np.testing.assert_allclose(board.bias, trained.bias, rtol=1e-6, atol=1e-6)
     backend.end()

@@ -63,6 +63,15 @@ def output_fields(kernels: np.ndarray, weights: np.ndarray, params) -> np.ndarra
     return out
 
 
+def through_hidden(arrays: dict) -> np.ndarray:
+    """The output weights (coding neurons, 10) of a stored method's arrays; through hidden
+    cells, the product of the two layers' weights: the output cells' linear view of the
+    coding neurons (exact while every hidden cell's rate is linear in its drive)."""
+    if "hidden_weights" in arrays:
+        return arrays["hidden_weights"] @ arrays["weights"]
+    return arrays["weights"]
+
+
 def output_weights_figure(fields: dict[str, np.ndarray]) -> Figure:
     """Per way of learning (rows) and digit (columns), the output cell's weights in pixel
     space (:func:`output_fields`): red excites the cell, blue inhibits it."""
@@ -179,7 +188,7 @@ def _spiking_figures(run_dir: Path, params, kernels: np.ndarray, split: str, out
     if not learnt:
         skipped["output"] = "the output layer is not learnt yet"
         return drawn
-    fields = {m: output_fields(kernels, learnt[m]["weights"], params)
+    fields = {m: output_fields(kernels, through_hidden(learnt[m]), params)
               for m in output_layer.METHODS if m in learnt}
     drawn["output_weights"] = figures.save(output_weights_figure(fields),
                                            out / "output-weights.png").name

@@ -95,13 +95,17 @@ def score(run_dir, params, splits: list[str], load_codes) -> dict:
     return out
 
 
-def score_spiking(run_dir, params, splits: list[str], load_codes, load_output) -> dict:
-    """The spiking readout of each method (:data:`~.output_layer.METHODS`) on the coded
-    ``splits`` other than "train": :func:`metrics_of`, with the fraction of images on which
-    it answers as the linear readout of the same layer-1 codes (``agreement``), of images
-    no output cell answered (``silent``) and the output spikes per image. ``offline``: that
-    linear readout's accuracy on the same images; ``same_code``: the fraction of images
-    whose layer-1 code, when the output cells ran, was the stored one.
+def score_spiking(run_dir, params, splits: list[str], load_codes, load_output,
+                  outputs: dict) -> dict:
+    """The spiking readout of each method (:data:`~.output_layer.METHODS`, weights
+    ``outputs``) on the coded ``splits`` other than "train": :func:`metrics_of`, with the
+    fraction of images on which it answers as its offline readout of the same layer-1 codes
+    (``agreement``; the linear readout, or for a method with hidden cells their rate
+    approximation, :func:`~.output_layer.rate_drive`, whose accuracy is then
+    ``offline_accuracy``), of images no output cell answered (``silent``) and the output
+    spikes per image. ``offline``: the linear readout's accuracy on the same images;
+    ``same_code``: the fraction of images whose layer-1 code, when the output cells ran,
+    was the stored one.
     ``load_output(run_dir, split)`` gives the output counts (see
     :func:`~spiking_mnist.rundir.hierarchy.load_output`)."""
     train, labels = load_codes(run_dir, 1, "train")
@@ -113,16 +117,21 @@ def score_spiking(run_dir, params, splits: list[str], load_codes, load_output) -
                  **{method: {} for method in output_layer.METHODS}}
     for split in (s for s in splits if s != "train"):
         coded = load_output(run_dir, split)     # the first images of the split's codes
-        offline = model.predict(load_codes(run_dir, 1, split)[0][:len(coded["labels"])]
-                                / full_scale)
+        codes = load_codes(run_dir, 1, split)[0][:len(coded["labels"])]
+        offline = model.predict(codes / full_scale)
         out["offline"][split] = float((offline == coded["labels"]).mean())
         out["same_code"][split] = float(coded["same_code"].mean())
         for k, method in enumerate(output_layer.METHODS):
             counts = coded["counts"][:, k * output_layer.N_CLASSES:
                                      (k + 1) * output_layer.N_CLASSES]
             predicted = output_layer.predict(counts)
-            out[method][split] = metrics_of(coded["labels"], predicted) | {
-                "agreement": float((predicted == offline).mean()),
+            own, extra = offline, {}
+            if outputs[method].hidden is not None:
+                own = output_layer.predict(output_layer.rate_drive(codes, outputs[method],
+                                                                   params))
+                extra = {"offline_accuracy": float((own == coded["labels"]).mean())}
+            out[method][split] = metrics_of(coded["labels"], predicted) | extra | {
+                "agreement": float((predicted == own).mean()),
                 "silent": float((counts.sum(axis=1) == 0).mean()),
                 "spikes_per_image": round(float(counts.sum(axis=1).mean()), 2)}
     return out

@@ -478,8 +478,8 @@ def _patches(args) -> int:
             spiking = m["spiking"]
             print(f"{split}, spiking readout on NEST (layer 1 -> output cells): "
                   + ", ".join(f"{method} {100 * spiking[method][split]['accuracy']:.2f} % "
-                              f"({100 * spiking[method][split]['agreement']:.1f} % as the "
-                              "linear readout of layer 1)"
+                              f"({100 * spiking[method][split]['agreement']:.1f} % as its "
+                              "offline readout)"
                               for method in METHODS))
     print(f"synapses: {m['synapses']['total']:,} (output cells: {m['spiking']['synapses']:,});"
           f" metrics in {args.run_dir}/metrics.json")

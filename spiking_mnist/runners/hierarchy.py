@@ -31,7 +31,8 @@ from pathlib import Path
 import numpy as np
 
 from spiking_mnist.inputs import mnist
-from spiking_mnist.models import output_layer, output_training, patches, readout
+from spiking_mnist.models import (hidden_training, output_layer, output_training, patches,
+                                  readout)
 from spiking_mnist.models.parameters import ConfigError
 from spiking_mnist.rundir import checkpoint, files, lock
 from spiking_mnist.rundir.hierarchy import (OUTPUT, SPLITS, code_files, images_of, load_codes,
@@ -233,7 +234,7 @@ def output_weights(run_dir: Path, params) -> dict[str, output_layer.OutputWeight
     except (OSError, ValueError):
         current = False
     if current:
-        return {m: output_layer.OutputWeights(**dict(np.load(p))) for m, p in paths.items()}
+        return {m: output_layer.OutputWeights.from_arrays(np.load(p)) for m, p in paths.items()}
     out_dir.mkdir(exist_ok=True)
     for stale in list(out_dir.glob("*.npz")) + [record]:
         stale.unlink(missing_ok=True)
@@ -251,8 +252,13 @@ def output_weights(run_dir: Path, params) -> dict[str, output_layer.OutputWeight
     log.info("output layer: surrogate gradients, %d epochs, %.1f s, loss %s",
              params.output.surrogate_epochs, time.perf_counter() - began,
              [round(v, 1) for v in losses])
+    began = time.perf_counter()
+    learnt["hidden"], losses = hidden_training.train(train, labels, full_scale, params)
+    log.info("output layer: %d hidden cells, %d epochs, %.1f s, loss %s",
+             params.output.hidden_cells, params.output.hidden_epochs,
+             time.perf_counter() - began, [round(v, 4) for v in losses])
     for method, weights in learnt.items():
-        files.write_npz(paths[method], weights=weights.weights, bias=weights.bias)
+        files.write_npz(paths[method], **weights.arrays())
     files.write_json(record, learnt_with)
     return learnt
 
@@ -353,7 +359,7 @@ def _run(run_dir: Path, params, backend_name: str, data_dir, progress: bool,
                      deadline, stop)
     metrics = readout.score(run_dir, params, splits, load_codes)
     metrics["spiking"] = readout.score_spiking(run_dir, params, splits, load_codes,
-                                               load_output)
+                                               load_output, outputs)
     metrics["spiking"]["synapses"] = output_layer.synapse_count(outputs)
     metrics["synapses"] = patches.synapse_counts(params)
     metrics["seconds"] = timings(run_dir)

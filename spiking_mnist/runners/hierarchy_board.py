@@ -1,12 +1,12 @@
 """The patch hierarchy's classifier as a SpiNNaker board holds it, and its twin on NEST.
 
-The network that classifies is the frozen layer-1 copies with the spiking readout's output
-cells (:mod:`~spiking_mnist.models.output_layer`). :func:`deploy` maps it on a SpiNNaker
-machine under the SpiNNaker variant's constraints (``variants/spinnaker.toml``: a 1 ms time
-step, delays in whole steps) and reads back the weights the mapping holds: the layer-1
-kernels, the lateral inhibition and the output weights, each a 16-bit multiple of a step
-sPyNNaker chooses per population and receptor (for the output cells, from the largest
-input a step brings them), and the output cells' bias currents. On a
+The network that classifies is the frozen layer-1 copies with the spiking readout's hidden
+and output cells (:mod:`~spiking_mnist.models.output_layer`). :func:`deploy` maps it on a
+SpiNNaker machine under the SpiNNaker variant's constraints (``variants/spinnaker.toml``: a
+1 ms time step, delays in whole steps) and reads back the weights the mapping holds: the layer-1
+kernels, the lateral inhibition and the output and hidden cells' weights, each a 16-bit
+multiple of a step sPyNNaker chooses per population and receptor (for the output and
+hidden cells, from the largest input a step brings them), and their bias currents. On a
 virtual board nothing runs; with ``twin`` the same network, with the held weights, codes
 the run's validation and test images again on NEST (the run's own time step, so only the
 weights differ), into ``board/``, and its spiking readout is scored beside the unquantised
@@ -75,8 +75,7 @@ def stored_outputs(run_dir: Path) -> dict[str, output_layer.OutputWeights]:
     if missing:
         raise ConfigError(f"{run_dir} has no output weights for {', '.join(missing)} yet: "
                           f"finish the run first with `spiking-mnist patches {run_dir}`")
-    return {m: output_layer.OutputWeights(stored[m]["weights"], stored[m]["bias"])
-            for m in output_layer.METHODS}
+    return {m: output_layer.OutputWeights.from_arrays(stored[m]) for m in output_layer.METHODS}
 
 
 def _lateral(projection, unit: float) -> float:
@@ -118,31 +117,66 @@ def map_classifier(run_dir: Path, params: Parameters, outputs: dict, machine: st
         backend.set_input_spikes(first_chunk(lp, shown.reshape(len(shown), -1)))
         backend.run(len(shown) * (lp.encoding.presentation + lp.encoding.rest))
         mapped = backend.mapped_network
-        coded = patches.code_size(params, 1)
-        signed = np.zeros((coded, mapped.output.size))
-        for projection, sign in ((mapped.exc_to_output_excitatory, 1.0),
-                                 (mapped.exc_to_output_inhibitory, -1.0)):
-            for i, j, w in projection.get("weight", format="list"):
-                signed[int(i), int(j)] += sign * abs(w)
-        signed /= output_layer.synaptic_current(board)
-        bias = np.asarray(mapped.output.get("i_offset"), dtype=float) \
-            / output_layer.bias_current(board, 1.0)
-        n = output_layer.N_CLASSES
         held = HeldWeights(
             backend.held_weights(),
             _lateral(mapped.exc_to_inh, diehl_cook.synaptic_unit(lp, "inhibitory",
                                                                    "excitatory")),
             _lateral(mapped.inh_to_exc, diehl_cook.synaptic_unit(lp, "excitatory",
                                                                    "inhibitory")),
-            {m: output_layer.OutputWeights(signed[:, k * n:(k + 1) * n], bias[k * n:(k + 1) * n])
-             for k, m in enumerate(output_layer.METHODS)})
+            held_outputs(mapped, outputs, board, patches.code_size(params, 1)))
         figures = {"virtual": backend.virtual, "resources": backend.resources.as_dict(),
-                   "output_step_input_thresholds": {
-                       r: v / output_layer.synaptic_current(board)
-                       for r, v in step_input.items()},
+                   "step_input_thresholds": {
+                       population: {r: v / output_layer.synaptic_current(board)
+                                    for r, v in by_receptor.items()}
+                       for population, by_receptor in step_input.items()},
                    "mapping_seconds": backend.mapping_seconds,
                    "build_and_map_seconds": time.perf_counter() - began}
     return held, figures
+
+
+def _held_signed(projections: dict, shape: tuple[int, int], unit: float) -> np.ndarray:
+    """The signed dimensionless weights (pre, post) the ``excitatory`` and ``inhibitory``
+    projections of ``projections`` hold (missing ones hold none)."""
+    signed = np.zeros(shape)
+    for receptor, sign in (("excitatory", 1.0), ("inhibitory", -1.0)):
+        if projections.get(receptor) is not None:
+            for i, j, w in projections[receptor].get("weight", format="list"):
+                signed[int(i), int(j)] += sign * abs(w)
+    return signed / unit
+
+
+def held_outputs(mapped, outputs: dict, board: Parameters, coded: int
+                 ) -> dict[str, output_layer.OutputWeights]:
+    """The output weights and biases of each method, hidden cells' included, as the
+    ``mapped`` network (:class:`~spiking_mnist.models.output_layer.NetworkWithOutput`)
+    holds them; ``coded``: the coding neurons."""
+    unit, bias_unit = output_layer.synaptic_current(board), output_layer.bias_current(board, 1.0)
+    n = output_layer.N_CLASSES
+    direct = _held_signed({r: getattr(mapped, f"exc_to_output_{r}")
+                           for r in ("excitatory", "inhibitory")},
+                          (coded, mapped.output.size), unit)
+    bias = np.asarray(mapped.output.get("i_offset"), dtype=float) / bias_unit
+    if mapped.hidden is not None:
+        to_hidden = _held_signed({r: getattr(mapped, f"exc_to_hidden_{r}")
+                                  for r in ("excitatory", "inhibitory")},
+                                 (coded, mapped.hidden.size), unit)
+        from_hidden = _held_signed({r: getattr(mapped, f"hidden_to_output_{r}")
+                                    for r in ("excitatory", "inhibitory")},
+                                   (mapped.hidden.size, mapped.output.size), unit)
+        hidden_bias = np.asarray(mapped.hidden.get("i_offset"), dtype=float) / bias_unit
+    held, first_hidden = {}, 0
+    for k, m in enumerate(output_layer.METHODS):
+        cells = slice(k * n, (k + 1) * n)
+        hidden = outputs[m].hidden
+        if hidden is None:
+            held[m] = output_layer.OutputWeights(direct[:, cells], bias[cells])
+            continue
+        own = slice(first_hidden, first_hidden + len(hidden.bias))
+        first_hidden = own.stop
+        held[m] = output_layer.OutputWeights(
+            from_hidden[own, cells], bias[cells],
+            output_layer.OutputWeights(to_hidden[:, own], hidden_bias[own]))
+    return held
 
 
 def held_quantisation(run_dir: Path, params: Parameters, outputs: dict,
@@ -161,13 +195,16 @@ def held_quantisation(run_dir: Path, params: Parameters, outputs: dict,
            "exc_to_inh": {"trained": lp.exc_to_inh.weight, "held": held.exc_to_inh},
            "inh_to_exc": {"trained": lp.inh_to_exc.weight, "held": held.inh_to_exc}}
     for m in output_layer.METHODS:
-        w, h = outputs[m].weights, held.outputs[m].weights
-        error = np.abs(h - w)
-        out[f"output_{m}"] = {"max_abs": float(error.max()), "mean_abs": float(error.mean()),
-                              "largest": float(np.abs(w).max()),
-                              "zeroed": int(((w != 0) & (h == 0)).sum()),
-                              "bias_max_abs": float(np.abs(held.outputs[m].bias
-                                                           - outputs[m].bias).max())}
+        pairs = [(f"output_{m}", outputs[m], held.outputs[m])]
+        if outputs[m].hidden is not None:
+            pairs.append((f"hidden_cells_{m}", outputs[m].hidden, held.outputs[m].hidden))
+        for name, trained_w, held_w in pairs:
+            w, h = trained_w.weights, held_w.weights
+            error = np.abs(h - w)
+            out[name] = {"max_abs": float(error.max()), "mean_abs": float(error.mean()),
+                         "largest": float(np.abs(w).max()),
+                         "zeroed": int(((w != 0) & (h == 0)).sum()),
+                         "bias_max_abs": float(np.abs(held_w.bias - trained_w.bias).max())}
     return out
 
 
@@ -204,8 +241,8 @@ def keep_held(run_dir: Path, held: HeldWeights) -> None:
     board.mkdir(exist_ok=True)
     arrays = {"input_to_exc": held.input_to_exc,
               "lateral": np.array([held.exc_to_inh, held.inh_to_exc]),
-              **{f"{m}_weights": held.outputs[m].weights for m in output_layer.METHODS},
-              **{f"{m}_bias": held.outputs[m].bias for m in output_layer.METHODS}}
+              **{f"{m}_{name}": array for m in output_layer.METHODS
+                 for name, array in held.outputs[m].arrays().items()}}
     try:
         with np.load(board / "held.npz") as before:
             same = set(before.files) == set(arrays) and all(
@@ -278,6 +315,8 @@ def report(result: dict) -> str:
              f"weight; output weights to "
              + ", ".join(f"{q[f'output_{m}']['max_abs']:.3g} ({m})"
                          for m in output_layer.METHODS)
+             + "".join(f", hidden cells {q[key]['max_abs']:.3g} ({key[len('hidden_cells_'):]})"
+                       for key in q if key.startswith("hidden_cells_"))
              + " thresholds per spike"]
     for split, s in (result["twin"] or {}).items():
         lines.append(f"board twin on NEST, {s['images']} {split} images: " + "; ".join(
