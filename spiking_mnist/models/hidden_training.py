@@ -12,16 +12,21 @@ Eliasmith 2015, "soft LIF"). The 10 output logits are linear in
 the hidden cells' spike counts; weights and logits are fitted together by Adam steps on the
 cross-entropy, with an L2 penalty, and the hidden counts see Gaussian noise of
 ``output.hidden_count_noise`` spikes per square-root spike while training, so that the
-readout tolerates the irregularity of spiking cells. The linear part is then mapped onto
-output cells as the linear readout is (:func:`.output_layer.from_linear`).
+readout tolerates the irregularity of spiking cells. The logits are then fitted again, by
+the linear readout's logistic regression (:func:`.readout.linear`, ``readout.*``), on the
+hidden cells' spike counts as the cells fire them on the training images, simulated in
+discrete time with the input's fluctuations (:func:`.output_training.simulate`): the rate
+approximation misses that fluctuations make cells near their threshold fire more. They are
+mapped onto output cells as the linear readout is (:func:`.output_layer.from_linear`).
 """
 from __future__ import annotations
 
 import numpy as np
 
 from .output_layer import N_CLASSES, OutputWeights, cell_counts, firing_drive, from_linear
-from .output_training import Adam
+from .output_training import Adam, simulate
 from .parameters import Parameters
+from .readout import linear, per_count
 
 
 def train(train_counts: np.ndarray, labels: np.ndarray, full_scale: float,
@@ -71,8 +76,7 @@ def train(train_counts: np.ndarray, labels: np.ndarray, full_scale: float,
         losses.append(total / max(len(labels), 1))
     hidden = OutputWeights(fire * w_in.astype(float) / full_scale,
                            fire * b_in.astype(float) * 1000.0 / params.encoding.presentation)
-    drive = np.asarray(train_counts, dtype=float) @ hidden.weights \
-        + hidden.bias * params.encoding.presentation / 1000.0
-    output = from_linear(w_out.T.astype(float) / spike_scale, b_out.astype(float),
-                         cell_counts(drive, params)[0], params)
+    spiking = simulate(np.asarray(train_counts, dtype=float), hidden, params, rng)
+    model = linear(spiking / spike_scale, labels, params.readout.inverse_regularisation)
+    output = from_linear(*per_count(model, spike_scale), spiking, params)
     return OutputWeights(output.weights, output.bias, hidden), losses
