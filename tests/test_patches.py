@@ -489,6 +489,22 @@ def test_the_classifier_maps_on_one_board_and_its_quantised_twin_runs_on_nest(
     assert "board twin on NEST, 100 validation images" in printed
 
 
+def test_the_twin_is_refused_before_mapping_when_the_run_has_no_output_counts_to_compare(
+        tiny_run, tmp_path):
+    """Output counts are removed when the output layer is learnt again; the layer-1 codes
+    stay. A twin then would code every image and have nothing to compare with."""
+    import shutil
+    from spiking_mnist.runners.hierarchy_board import deploy
+    run = tmp_path / "relearnt"
+    shutil.copytree(tiny_run, run)
+    for part in (run / "output").glob("validation-*.npz"):
+        part.unlink()
+    with pytest.raises(ConfigError, match="has not coded its validation images with its "
+                                          "output cells yet"):
+        deploy(run, board="virtual", twin=True)
+    assert not (run / "board").exists()
+
+
 def test_the_twin_keeps_its_coded_parts_only_for_the_same_held_weights(tmp_path):
     from spiking_mnist.models.output_layer import METHODS, OutputWeights
     from spiking_mnist.runners.hierarchy_board import BOARD, HeldWeights, keep_held

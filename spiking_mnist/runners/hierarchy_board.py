@@ -267,6 +267,13 @@ def deploy(run_dir: Path, board: str | None = None, spalloc: str | None = None,
     with lock.writer(run_dir):
         params = parameters_of(run_dir)
         outputs = stored_outputs(run_dir)
+        uncoded = [s for s in TWIN_SPLITS if twin and load_codes(run_dir, 1, s)[1].size
+                   and not load_output(run_dir, s)["labels"].size]
+        if uncoded:
+            raise ConfigError(f"{run_dir} has not coded its {' and '.join(uncoded)} images "
+                              "with its output cells yet (the output layer was learnt "
+                              "again?), so the twin has nothing to compare with: finish "
+                              f"the run first with `spiking-mnist patches {run_dir}`")
         setup = configure_machine("spinnaker", board, spalloc, board_version)
         machine = requested(board, spalloc, board_version)
         machine_name = str(machine) if machine is not None else \
