@@ -223,6 +223,21 @@ def _hierarchy_run_started(tmp: Path) -> None:
     (tmp / "p" / "parameters.json").write_text(json.dumps(load_defaults("patches").values()))
 
 
+def _hierarchy_run_output_learnt_again(tmp: Path) -> None:
+    """A patch-hierarchy run whose output layer was learnt again: weights, layer-1 codes of
+    validation images, no output counts yet."""
+    _hierarchy_run_started(tmp)
+    output, codes = tmp / "p" / "output", tmp / "p" / "codes"
+    output.mkdir()
+    codes.mkdir()
+    for way in ("linear", "surrogate"):
+        np.savez(output / f"weights-{way}.npz", weights=np.zeros((3600, 10)), bias=np.zeros(10))
+    np.savez(output / "weights-hidden.npz", weights=np.zeros((2, 10)), bias=np.zeros(10),
+             hidden_weights=np.zeros((3600, 2)), hidden_bias=np.zeros(2))
+    np.savez(codes / "layer1-validation-0000.npz", counts=np.zeros((2, 3600)),
+             labels=np.zeros(2, dtype=np.int64))
+
+
 def _run_with_pickle_recording(tmp: Path) -> None:
     """A run whose test phase was recorded with ``--record-format pickle``."""
     import neo
@@ -519,8 +534,14 @@ CASES = [
          "deploy TMP/run --board virtual --board-version 3", 2, "At most N=6,200 fits",
          prepare=lambda tmp: write_run(tmp / "run", n=6400)),
     Case("`deploy` of a patch-hierarchy run whose output layer is not learnt yet",
-         "deploy TMP/p --board virtual", 2, "has no output weights for linear, surrogate yet",
+         "deploy TMP/p --board virtual", 2,
+         "has no output weights for linear, surrogate, hidden yet",
          prepare=_hierarchy_run_started),
+    Case("`deploy --twin` of a patch-hierarchy run whose output layer was learnt again and "
+         "has not coded its images with it yet",
+         "deploy TMP/p --board virtual --twin", 2,
+         "has not coded its validation images with its output cells yet",
+         prepare=_hierarchy_run_output_learnt_again),
     Case("`deploy --examples` of a patch-hierarchy run (its images are the run's own)",
          "deploy TMP/p --board virtual --examples 100", 2,
          "--examples: not for a patch-hierarchy run", prepare=_hierarchy_run_started),
