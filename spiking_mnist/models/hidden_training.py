@@ -32,18 +32,30 @@ from .readout import linear, per_count
 def train(train_counts: np.ndarray, labels: np.ndarray, full_scale: float,
           params: Parameters, seed: int | None = None
           ) -> tuple[OutputWeights, list[float]]:
-    """The output cells' weights (mapped from the fitted logits) with their hidden cells'
-    and the mean loss of each epoch, learnt from the layer-1 training ``train_counts``
-    (images, inputs) and ``labels`` over ``output.hidden_epochs`` passes in minibatches of
-    ``output.hidden_batch`` images; the inputs are taken as counts over ``full_scale``.
-    ``seed``: ``simulation.seed`` unless given."""
+    """The output cells' weights with their hidden cells' (see the module), and the mean
+    loss of each epoch of the joint fit.
+
+    Parameters
+    ----------
+    train_counts, labels
+        The layer-1 spike counts (images, inputs) of the training images and their digits.
+    full_scale
+        The count the joint fit takes as a full-scale input (counts are divided by it).
+    params
+        ``output.hidden_*`` set the fit: ``hidden_epochs`` passes in minibatches of
+        ``hidden_batch`` images; ``readout.inverse_regularisation`` the refit.
+    seed
+        Of the initial weights, the order of the images and the noise drawn;
+        ``simulation.seed`` unless given.
+    """
     o = params.output
     rng = np.random.default_rng((params.simulation.seed if seed is None else seed, 13))
     x_all = np.asarray(train_counts, dtype=np.float32) / np.float32(full_scale)
     labels = np.asarray(labels, dtype=np.int64)
     n_in, n_hidden = x_all.shape[1], o.hidden_cells
-    fire = firing_drive(params)     # the weights below in units of it: 1 reaches threshold
-    spike_scale = params.encoding.presentation / (o.tau_m + o.tau_refrac)  # counts at J = e/(e-1)
+    fire = firing_drive(params)     # the hidden weights in units of it: 1 reaches threshold
+    # the logits read hidden counts in units of a cell firing once per tau_m + tau_refrac
+    spike_scale = params.encoding.presentation / (o.tau_m + o.tau_refrac)
     w_in = rng.normal(0.0, np.sqrt(2.0 / n_in), (n_in, n_hidden)).astype(np.float32)
     b_in = np.ones(n_hidden, dtype=np.float32)
     w_out = rng.normal(0.0, np.sqrt(1.0 / n_hidden), (n_hidden, N_CLASSES)).astype(np.float32)
